@@ -1,0 +1,1 @@
+"""PKI for the emulators: CAs, leaf issuance, CSR signing and the dev PKI on disk."""

@@ -1,0 +1,1 @@
+"""Asyncio servers and clients that drive the protocol cores over real transports."""

@@ -1,0 +1,1 @@
+"""Sans-I/O protocol cores: codecs, session engines and state machines. No sockets, no clock."""
