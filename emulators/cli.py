@@ -1,0 +1,95 @@
+"""The `provemu` command: `serve <emulator>|all`, `certs ...`, and each emulator's client commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from emulators import registry
+from emulators.config import ConfigError, add_config_flags, cli_values, load_config, read_config_file
+from emulators.logs import configure_logging
+from emulators.runner import ServeConfig, StartupError, Suite
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="provemu", description="Wire-level IoT provisioning emulators.")
+    parser.add_argument("--log-level", default=os.environ.get("PROVEMU_LOG_LEVEL", "INFO"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
+    parser.add_argument("--log-format", default=os.environ.get("PROVEMU_LOG_FORMAT", "text"),
+                        choices=["text", "json"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run emulators in the foreground")
+    targets = serve.add_subparsers(dest="target", required=True, metavar="EMULATOR")
+    for name in registry.EMULATORS:
+        sub = targets.add_parser(name, help=f"run the {name} emulator")
+        _add_serve_flags(sub)
+        add_config_flags(sub, registry.emulator_class(name).config_class)
+    everything = targets.add_parser("all", help="run every emulator in one process")
+    _add_serve_flags(everything)
+    for name in registry.EMULATORS:
+        add_config_flags(everything, registry.emulator_class(name).config_class, prefix=f"{name}-")
+
+    from certs.cli import add_certs_commands
+    add_certs_commands(commands)
+    for target in registry.CLIENT_COMMANDS.values():
+        registry.load(target)(commands)
+    return parser
+
+
+def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", default=os.environ.get("PROVEMU_CONFIG"),
+                        help="TOML config file ([serve] and one table per emulator)")
+    add_config_flags(parser, ServeConfig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level, args.log_format)
+    try:
+        if args.command == "serve":
+            return asyncio.run(_serve(args))
+        result = args.handler(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except (ConfigError, StartupError) as exc:
+        print(f"provemu: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    file_data = read_config_file(args.config)
+    serve = load_config(ServeConfig, "serve", file_data, os.environ, cli_values(args, ServeConfig),
+                        env_prefix="PROVEMU_")
+    names = list(registry.EMULATORS) if args.target == "all" else [args.target]
+    configs: dict[str, Any] = {}
+    for name in names:
+        cls = registry.emulator_class(name).config_class
+        prefix = f"{name}-" if args.target == "all" else ""
+        configs[name] = load_config(cls, name, file_data, os.environ, cli_values(args, cls, prefix))
+    suite = Suite(serve, configs)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await suite.start()
+    print(suite.ready_line(), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        suite.log.info("shutting down")
+        await suite.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

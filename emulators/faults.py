@@ -1,0 +1,149 @@
+"""The fault and scenario model shared by every emulator.
+
+A fault is a rule: *when* an exchange's attributes match (`match`, glob patterns per attribute), *do* an
+action (`reject`, `delay`, `drop`, `never_answer`, `throttle`, or an emulator-specific one) with `params`,
+for `count` matching exchanges (None = until removed). Emulators ask `take(**attributes)` at each decision
+point; the first matching fault wins and is consumed. Faults are scenario settings, kept in memory.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+class FaultError(ValueError):
+    """A fault definition the caller sent is invalid."""
+
+
+@dataclass
+class Fault:
+    id: str
+    action: str
+    match: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    count: int | None = None
+    hits: int = 0
+
+    def matches(self, attributes: Mapping[str, object]) -> bool:
+        for key, pattern in self.match.items():
+            if key not in attributes or not fnmatch.fnmatchcase(str(attributes[key]), pattern):
+                return False
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaultPlan:
+    """The active faults of one emulator; `actions` names the actions it understands, with descriptions."""
+
+    def __init__(self, actions: Mapping[str, str]) -> None:
+        self.actions = dict(actions)
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+
+    def add(self, action: str, match: Mapping[str, object] | None = None,
+            params: Mapping[str, Any] | None = None, count: int | None = None) -> Fault:
+        if action not in self.actions:
+            raise FaultError(f"unknown action {action!r}; known: {', '.join(sorted(self.actions))}")
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+            raise FaultError("count must be a positive integer or null")
+        fault = Fault(f"f{next(self._ids)}", action, {k: str(v) for k, v in (match or {}).items()},
+                      dict(params or {}), count)
+        self._faults.append(fault)
+        return fault
+
+    def take(self, **attributes: object) -> Fault | None:
+        for fault in self._faults:
+            if fault.matches(attributes):
+                fault.hits += 1
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count == 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    def list(self) -> list[Fault]:
+        return list(self._faults)
+
+    def remove(self, fault_id: str) -> bool:
+        before = len(self._faults)
+        self._faults = [f for f in self._faults if f.id != fault_id]
+        return len(self._faults) != before
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+
+def fault_routes(plan: FaultPlan) -> list[web.RouteDef]:
+    """Control routes `GET/POST/DELETE /faults` and `DELETE /faults/{id}` for one emulator's plan."""
+
+    async def list_faults(_: web.Request) -> web.Response:
+        return web.json_response({"actions": plan.actions, "faults": [f.to_json() for f in plan.list()]})
+
+    async def add_fault(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+                raise FaultError("body must be a JSON object with a string 'action'")
+            match, params = body.get("match") or {}, body.get("params") or {}
+            if not isinstance(match, dict) or not isinstance(params, dict):
+                raise FaultError("'match' and 'params' must be JSON objects")
+            fault = plan.add(body["action"], match, params, body.get("count"))
+        except (ValueError, FaultError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(fault.to_json(), status=201)
+
+    async def clear_faults(_: web.Request) -> web.Response:
+        plan.clear()
+        return web.Response(status=204)
+
+    async def delete_fault(request: web.Request) -> web.Response:
+        if plan.remove(request.match_info["fault_id"]):
+            return web.Response(status=204)
+        return web.json_response({"error": "no such fault"}, status=404)
+
+    return [
+        web.get("/faults", list_faults),
+        web.post("/faults", add_fault),
+        web.delete("/faults", clear_faults),
+        web.delete("/faults/{fault_id}", delete_fault),
+    ]
+
+
+def fault_openapi(prefix: str, plan: FaultPlan) -> dict[str, Any]:
+    """The OpenAPI paths for `fault_routes`, under `prefix` (e.g. `/api/aws`)."""
+    fault_schema = {
+        "type": "object",
+        "required": ["action"],
+        "properties": {
+            "action": {"type": "string", "enum": sorted(plan.actions),
+                       "description": "; ".join(f"{k}: {v}" for k, v in sorted(plan.actions.items()))},
+            "match": {"type": "object", "additionalProperties": {"type": "string"},
+                      "description": "attribute -> glob pattern; all must match"},
+            "params": {"type": "object"},
+            "count": {"type": ["integer", "null"], "minimum": 1},
+        },
+    }
+    return {
+        f"{prefix}/faults": {
+            "get": {"summary": "List active faults", "responses": {"200": {"description": "faults"}}},
+            "post": {"summary": "Inject a fault",
+                     "requestBody": {"content": {"application/json": {"schema": fault_schema}}},
+                     "responses": {"201": {"description": "created"}, "400": {"description": "invalid"}}},
+            "delete": {"summary": "Remove every fault", "responses": {"204": {"description": "cleared"}}},
+        },
+        f"{prefix}/faults/{{fault_id}}": {
+            "delete": {"summary": "Remove one fault",
+                       "parameters": [{"name": "fault_id", "in": "path", "required": True,
+                                       "schema": {"type": "string"}}],
+                       "responses": {"204": {"description": "removed"}, "404": {"description": "unknown"}}},
+        },
+    }

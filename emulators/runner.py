@@ -1,0 +1,143 @@
+"""Starts a set of emulators with their shared services (state, PKI, events, control API) and stops them."""
+
+from __future__ import annotations
+
+import errno
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from certs.devpki import DevPKI
+from emulators import registry
+from emulators.base import Emulator, EmulatorContext, Listener
+from emulators.clock import Clock, SystemClock
+from emulators.control import build_control_app
+from emulators.events import EventLog
+from emulators.state import StateStore
+
+
+@dataclass
+class ServeConfig:
+    host: str = field(default="127.0.0.1", metadata={"help": "address every listener binds to"})
+    state_dir: Path = field(default=Path(".provemu"), metadata={"help": "state directory (SQLite, PKI)"})
+    control_port: int = field(default=8700, metadata={"help": "control API port"})
+    control: bool = field(default=True, metadata={"help": "serve the control API"})
+    server_names: list[str] = field(default_factory=list,
+                                    metadata={"help": "extra DNS names/IPs for the TLS server certificate"})
+
+
+class StartupError(RuntimeError):
+    """The suite could not start; the message is one line for the user."""
+
+
+class Suite:
+    """One process's emulators and shared services."""
+
+    def __init__(self, serve: ServeConfig, configs: Mapping[str, Any], clock: Clock | None = None,
+                 log: logging.Logger | None = None) -> None:
+        self.serve = serve
+        self.configs = dict(configs)
+        self.clock = clock or SystemClock()
+        self.log = log or logging.getLogger("provemu")
+        self.events = EventLog(self.clock)
+        self.emulators: dict[str, Emulator] = {}
+        self.db: StateStore | None = None
+        self.pki: DevPKI | None = None
+        self._control_runner: web.AppRunner | None = None
+        self.control_listener: Listener | None = None
+
+    @property
+    def control_url(self) -> str:
+        if self.control_listener is None:
+            raise RuntimeError("the control API is not running")
+        return f"http://{self.control_listener.address}"
+
+    async def start(self) -> None:
+        state_dir = self.serve.state_dir
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartupError(f"cannot create state directory {state_dir}: {exc.strerror}") from exc
+        self.db = StateStore(state_dir / "state.sqlite")
+        names = list(self.serve.server_names)
+        for name, config in self.configs.items():
+            names += registry.emulator_class(name).server_names(config)
+        self.pki = DevPKI.load_or_create(state_dir / "pki", names)
+        try:
+            for name, config in self.configs.items():
+                cls = registry.emulator_class(name)
+                ctx = EmulatorContext(state_dir=state_dir, host=self.serve.host, events=self.events,
+                                      db=self.db, pki=self.pki, clock=self.clock,
+                                      log=logging.getLogger(f"provemu.{name}"))
+                emulator = cls(config, ctx)
+                self.emulators[name] = emulator
+                await _bind(name, emulator.start())
+            if self.serve.control:
+                await self._start_control()
+        except BaseException:
+            await self.stop()
+            raise
+        self.events.emit("suite", "ready", listeners=self.listener_map())
+
+    async def _start_control(self) -> None:
+        app = build_control_app(self.emulators, self.events)
+        runner = web.AppRunner(app, access_log=logging.getLogger("provemu.control.access"),
+                               shutdown_timeout=1.0)
+        await runner.setup()
+        self._control_runner = runner
+        site = web.TCPSite(runner, self.serve.host, self.serve.control_port)
+        await _bind("control", site.start())
+        port = _bound_port(site, self.serve.control_port)
+        self.control_listener = Listener("control", "http", self.serve.host, port)
+
+    async def stop(self) -> None:
+        if self._control_runner is not None:
+            await self._control_runner.cleanup()
+            self._control_runner = None
+        for name, emulator in reversed(list(self.emulators.items())):
+            try:
+                await emulator.stop()
+            except Exception:
+                self.log.exception("stopping %s failed", name)
+        self.emulators.clear()
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def listener_map(self) -> dict[str, list[dict[str, Any]]]:
+        out = {name: [lst.to_json() for lst in emu.listeners()] for name, emu in self.emulators.items()}
+        if self.control_listener:
+            out["control"] = [self.control_listener.to_json()]
+        return out
+
+    def ready_line(self) -> str:
+        parts = []
+        for name, emu in self.emulators.items():
+            addresses = " ".join(f"{lst.name}={lst.transport}://{lst.address}" for lst in emu.listeners())
+            info = " ".join(f"{k}={v}" for k, v in emu.ready_info().items())
+            parts.append(f"{name}[{addresses}{' ' + info if info else ''}]")
+        if self.control_listener:
+            parts.append(f"control=http://{self.control_listener.address}")
+        return "provemu ready: " + " ".join(parts)
+
+
+async def _bind(what: str, awaitable: Any) -> None:
+    try:
+        await awaitable
+    except OSError as exc:
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise StartupError(f"{what}: cannot listen: {reason}") from exc
+
+
+def _bound_port(site: web.TCPSite, configured: int) -> int:
+    server = site._server  # aiohttp exposes no public accessor for the port chosen for port 0
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else configured
+
+
+def default_configs(names: Sequence[str]) -> dict[str, Any]:
+    return {name: registry.emulator_class(name).config_class() for name in names}
