@@ -1,0 +1,1 @@
+"""Protobuf schemas of ESP protocomm, wifi_provisioning and RainMaker (sources + generated modules)."""

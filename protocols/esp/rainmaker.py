@@ -1,0 +1,114 @@
+"""RainMaker's provisioning-time endpoints: ``cloud_user_assoc`` (legacy user-node mapping) and ``ch_resp``
+(challenge-response), and the node identity conventions (spec §4.10, §4.11, §8.4, §8.5).
+
+The node signs ``SHA-256(challenge)`` with its private key through the ``sign`` callable it is given; the
+mapping it receives is reported through ``on_mapping`` so the driver can persist it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from protocols.esp import messages as pb
+from protocols.esp.errors import RemoteError
+from protocols.esp.provisioning import Reply
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def node_id_for(mac: bytes) -> str:
+    """A stable 22-character node id in the style of RainMaker's claimed node ids."""
+    value = int.from_bytes(hashlib.sha256(b"provemu-node:" + mac).digest()[:17], "big")
+    chars = []
+    for _ in range(22):
+        value, digit = divmod(value, 62)
+        chars.append(_BASE62[digit])
+    return "".join(chars)
+
+
+def service_name_for(mac: bytes, lowercase: bool) -> str:
+    """``PROV_`` + the last three MAC bytes (IDF example: uppercase; RainMaker: lowercase)."""
+    suffix = mac[-3:].hex()
+    return "PROV_" + (suffix if lowercase else suffix.upper())
+
+
+def rainmaker_pop_for(mac: bytes) -> str:
+    """RainMaker's PoP: 8 lowercase hex characters from MAC bytes 2-5."""
+    return mac[2:6].hex()
+
+
+def qr_payload(
+    name: str, pop: str, transport: str, security: int, username: str = "wifiprov"
+) -> dict[str, str]:
+    payload = {"ver": "v1", "name": name, "pop": pop, "transport": transport}
+    if security == 2:
+        payload["username"] = username
+    return payload
+
+
+@dataclass
+class MappingRecord:
+    user_id: str
+    secret_key: str
+
+
+class RainMakerService:
+    """The node-side handlers of one RainMaker node."""
+
+    def __init__(
+        self,
+        node_id: str,
+        sign: Callable[[bytes], bytes],
+        on_mapping: Callable[[MappingRecord], None] | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.sign = sign
+        self.on_mapping = on_mapping
+        self.mapping: MappingRecord | None = None
+        self.chal_resp_disabled = False
+        self.challenges_answered = 0
+
+    def handle_user_assoc(self, data: bytes, now: float) -> Reply:
+        req = pb.decode(pb.user_mapping.RMakerConfigPayload, data)
+        if req.msg != pb.user_mapping.TypeCmdSetUserMapping:
+            return Reply(b"")  # the device's handler returns OK with a 0-byte reply (spec §7.1)
+        resp = pb.user_mapping.RMakerConfigPayload(msg=pb.user_mapping.TypeRespSetUserMapping)
+        out = resp.resp_set_user_mapping
+        out.SetInParent()
+        if req.WhichOneof("payload") != "cmd_set_user_mapping":
+            out.Status = pb.user_mapping.InvalidParam
+        else:
+            cmd = req.cmd_set_user_mapping
+            self.mapping = MappingRecord(cmd.UserID, cmd.SecretKey)
+            if self.on_mapping is not None:
+                self.on_mapping(self.mapping)
+            out.Status = pb.user_mapping.Success
+            out.NodeId = self.node_id
+        return Reply(pb.encode(resp))
+
+    def handle_chal_resp(self, data: bytes, now: float) -> Reply:
+        req = pb.decode(pb.chal_resp.RMakerChRespPayload, data)
+        resp = pb.with_msg(pb.chal_resp.RMakerChRespPayload, req.msg + 1)
+        if req.msg == pb.chal_resp.TypeCmdChallengeResponse:
+            if self.chal_resp_disabled:
+                resp.status = pb.chal_resp.Disabled
+            elif (
+                req.WhichOneof("payload") != "cmdChallengeResponsePayload"
+                or not req.cmdChallengeResponsePayload.payload
+            ):
+                resp.status = pb.chal_resp.InvalidParam
+            else:
+                out = resp.respChallengeResponsePayload
+                out.payload = self.sign(bytes(req.cmdChallengeResponsePayload.payload))
+                out.node_id = self.node_id
+                self.challenges_answered += 1
+        elif req.msg == pb.chal_resp.TypeCmdGetNodeID:
+            resp.respGetNodeIDPayload.node_id = self.node_id
+        elif req.msg == pb.chal_resp.TypeCmdDisableChalResp:
+            self.chal_resp_disabled = True
+            resp.respDisableChalRespPayload.SetInParent()
+        else:
+            raise RemoteError(f"ch_resp: unknown msg {req.msg}")
+        return Reply(pb.encode(resp))
