@@ -1,0 +1,1 @@
+"""Sans-I/O cores for the AWS IoT Core fleet provisioning endpoint (topics, payloads, templates, policies)."""

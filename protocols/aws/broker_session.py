@@ -1,0 +1,339 @@
+"""One MQTT connection as AWS IoT Core's message broker sees it: a sans-I/O state machine.
+
+Feed received bytes to `receive_data(data, now)`; it returns events for the gateway to decide on
+(CONNECT, PUBLISH, SUBSCRIBE, ...), and the gateway answers through methods (`accept_connect`,
+`ack_publish`, `suback`, `send_publish`, ...). Bytes to write accumulate in `data_to_send()`.
+
+Invariants:
+- state moves only along TRANSITIONS; CLOSED is final and absorbs every input;
+- before CONNECTED only CONNECT is legal, and only once; a second CONNECT is a protocol error;
+- QoS 2 is never acknowledged (AWS answers neither PUBACK nor SUBACK for it) and never delivered;
+- at most `max_inflight` unacknowledged QoS 1 messages go out; packet ids are never reused while in flight;
+- a protocol violation closes the session, sending MQTT 5 DISCONNECT with the reason code first.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from protocols.mqtt.codec import PacketDecoder, encode, encode_unsupported_version_connack
+from protocols.mqtt.errors import MqttProtocolError
+from protocols.mqtt.packets import (
+    PROTOCOL_LEVEL_5,
+    ConnAck,
+    Connect,
+    Disconnect,
+    Packet,
+    PingReq,
+    PingResp,
+    PubAck,
+    Publish,
+    ReasonCode,
+    SubAck,
+    Subscribe,
+    UnsubAck,
+    Unsubscribe,
+    connack_return_code_311,
+)
+from protocols.mqtt.properties import Properties
+
+
+class SessionState(enum.Enum):
+    AWAIT_CONNECT = "await_connect"
+    CONNECTING = "connecting"  # CONNECT received, gateway deciding
+    CONNECTED = "connected"
+    CLOSED = "closed"
+
+
+class Input(enum.Enum):
+    CONNECT = "connect"
+    ACCEPT = "accept"
+    REFUSE = "refuse"
+    PACKET = "packet"  # any packet other than CONNECT
+    CLOSE = "close"
+
+
+TRANSITIONS: dict[tuple[SessionState, Input], SessionState] = {
+    (SessionState.AWAIT_CONNECT, Input.CONNECT): SessionState.CONNECTING,
+    (SessionState.CONNECTING, Input.ACCEPT): SessionState.CONNECTED,
+    (SessionState.CONNECTING, Input.REFUSE): SessionState.CLOSED,
+    (SessionState.CONNECTED, Input.PACKET): SessionState.CONNECTED,
+    (SessionState.AWAIT_CONNECT, Input.CLOSE): SessionState.CLOSED,
+    (SessionState.CONNECTING, Input.CLOSE): SessionState.CLOSED,
+    (SessionState.CONNECTED, Input.CLOSE): SessionState.CLOSED,
+}
+
+
+class SessionUsageError(Exception):
+    """The gateway called a method the session's state does not allow (a local error)."""
+
+
+@dataclass(frozen=True)
+class ConnectReceived:
+    packet: Connect
+
+
+@dataclass(frozen=True)
+class PublishReceived:
+    packet: Publish
+
+
+@dataclass(frozen=True)
+class SubscribeReceived:
+    packet: Subscribe
+
+
+@dataclass(frozen=True)
+class UnsubscribeReceived:
+    packet: Unsubscribe
+
+
+@dataclass(frozen=True)
+class PubAckReceived:
+    packet_id: int
+
+
+@dataclass(frozen=True)
+class ClientDisconnected:
+    reason_code: ReasonCode
+
+
+@dataclass(frozen=True)
+class ProtocolViolation:
+    error: MqttProtocolError
+
+
+@dataclass(frozen=True)
+class KeepAliveExpired:
+    keepalive: int
+
+
+SessionEvent = (
+    ConnectReceived
+    | PublishReceived
+    | SubscribeReceived
+    | UnsubscribeReceived
+    | PubAckReceived
+    | ClientDisconnected
+    | ProtocolViolation
+    | KeepAliveExpired
+)
+
+MAX_KEEPALIVE = 1200
+IDLE_TIMEOUT_FOR_ZERO_KEEPALIVE = 30 * 60
+
+
+class BrokerSession:
+    def __init__(self, max_packet_size: int, keepalive_min: int = 5, max_inflight: int = 100) -> None:
+        self._decoder = PacketDecoder(None, max_packet_size=max_packet_size)
+        self._out = bytearray()
+        self.state = SessionState.AWAIT_CONNECT
+        self.protocol_level = 4
+        self.client_id = ""
+        self.keepalive_min = keepalive_min
+        self.requested_keepalive = 0
+        self.effective_keepalive = 0
+        self.max_inflight = max_inflight
+        self.client_max_packet_size: int | None = None
+        self._last_received = 0.0
+        self._next_packet_id = 1
+        self.inflight: dict[int, Publish] = {}
+
+    # state machine
+    def _move(self, event: Input) -> None:
+        target = TRANSITIONS.get((self.state, event))
+        if target is None:
+            if event is Input.CLOSE and self.state is SessionState.CLOSED:
+                return
+            raise SessionUsageError(f"{event.value} is not allowed in state {self.state.value}")
+        self.state = target
+
+    @property
+    def is_v5(self) -> bool:
+        return self.protocol_level == PROTOCOL_LEVEL_5
+
+    @property
+    def closed(self) -> bool:
+        return self.state is SessionState.CLOSED
+
+    def data_to_send(self) -> bytes:
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def _send(self, packet: Packet) -> None:
+        self._out += encode(packet, self.protocol_level)
+
+    # input
+    def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
+        if self.closed:
+            return []
+        self._last_received = now
+        self._decoder.receive_data(data)
+        events: list[SessionEvent] = []
+        while not self.closed:
+            try:
+                packet = self._decoder.next_packet()
+                if packet is None:
+                    break
+                event = self._handle(packet, now)
+            except MqttProtocolError as error:
+                events.append(self._violation(error))
+                break
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _handle(self, packet: Packet, now: float) -> SessionEvent | None:
+        if isinstance(packet, Connect):
+            if self.state is not SessionState.AWAIT_CONNECT:
+                raise MqttProtocolError(ReasonCode.PROTOCOL_ERROR, "second CONNECT on a connection")
+            self.protocol_level = packet.protocol_level
+            self.client_id = packet.client_id
+            self.client_max_packet_size = packet.properties.maximum_packet_size
+            self.requested_keepalive = packet.keepalive
+            self._move(Input.CONNECT)
+            return ConnectReceived(packet)
+        if self.state is not SessionState.CONNECTED:
+            raise MqttProtocolError(
+                ReasonCode.PROTOCOL_ERROR, f"{type(packet).__name__} before the connection was accepted"
+            )
+        self._move(Input.PACKET)
+        if isinstance(packet, Publish):
+            if packet.properties.topic_alias is not None:
+                raise MqttProtocolError(ReasonCode.TOPIC_ALIAS_INVALID, "topic aliases are not offered")
+            return PublishReceived(packet)
+        if isinstance(packet, PubAck):
+            self.inflight.pop(packet.packet_id, None)
+            return PubAckReceived(packet.packet_id)
+        if isinstance(packet, Subscribe):
+            return SubscribeReceived(packet)
+        if isinstance(packet, Unsubscribe):
+            return UnsubscribeReceived(packet)
+        if isinstance(packet, PingReq):
+            self._send(PingResp())
+            return None
+        if isinstance(packet, Disconnect):
+            self._move(Input.CLOSE)
+            return ClientDisconnected(packet.reason_code)
+        raise MqttProtocolError(
+            ReasonCode.PROTOCOL_ERROR, f"{type(packet).__name__} is not expected from a client"
+        )
+
+    def _violation(self, error: MqttProtocolError) -> ProtocolViolation:
+        if error.unsupported_protocol_level is not None and self.state is SessionState.AWAIT_CONNECT:
+            self._out += encode_unsupported_version_connack(error.unsupported_protocol_level)
+        elif self.is_v5 and self.state is SessionState.CONNECTED:
+            self._send(Disconnect(error.reason_code, Properties(reason_string=error.message[:200])))
+        self._move(Input.CLOSE)
+        return ProtocolViolation(error)
+
+    # decisions on CONNECT
+    def accept_connect(self, session_present: bool = False) -> None:
+        if self.state is not SessionState.CONNECTING:
+            raise SessionUsageError("no CONNECT awaiting a decision")
+        self._move(Input.ACCEPT)
+        properties = Properties()
+        requested = self.requested_keepalive
+        self.effective_keepalive = effective_keepalive(requested, self.keepalive_min)
+        if self.is_v5 and self.effective_keepalive != requested and requested != 0:
+            properties = Properties(server_keep_alive=self.effective_keepalive)
+        self._send(ConnAck(session_present, ReasonCode.SUCCESS, properties))
+
+    def refuse_connect(self, reason: ReasonCode, v311_code: int | None = None) -> None:
+        """Answer CONNACK with `reason` (MQTT 5) or `v311_code`/its 3.1.1 counterpart, then close."""
+        if self.state is not SessionState.CONNECTING:
+            raise SessionUsageError("no CONNECT awaiting a decision")
+        if self.is_v5:
+            self._send(ConnAck(False, reason))
+        else:
+            code = v311_code if v311_code is not None else int(connack_return_code_311(reason))
+            self._out += bytes((0x20, 0x02, 0x00, code))  # raw: AWS may answer 7, outside 3.1.1's 0-5
+        self._move(Input.REFUSE)
+
+    # decisions on traffic
+    def ack_publish(self, packet_id: int, reason: ReasonCode = ReasonCode.SUCCESS) -> None:
+        self._require_connected()
+        self._send(PubAck(packet_id, reason if self.is_v5 else ReasonCode.SUCCESS))
+
+    def suback(self, packet_id: int, codes: list[ReasonCode]) -> None:
+        self._require_connected()
+        if not self.is_v5:
+            codes = [
+                c
+                if c in (ReasonCode.GRANTED_QOS_0, ReasonCode.GRANTED_QOS_1, ReasonCode.GRANTED_QOS_2)
+                else ReasonCode.UNSPECIFIED_ERROR
+                for c in codes
+            ]
+        self._send(SubAck(packet_id, tuple(codes)))
+
+    def unsuback(self, packet_id: int, codes: list[ReasonCode]) -> None:
+        self._require_connected()
+        self._send(UnsubAck(packet_id, tuple(codes) if self.is_v5 else ()))
+
+    def send_publish(self, topic: str, payload: bytes, qos: int) -> bool:
+        """Queue a PUBLISH; False when it cannot go (not connected, too large for the client, window full)."""
+        if self.state is not SessionState.CONNECTED:
+            return False
+        packet_id = None
+        if qos >= 1:
+            if len(self.inflight) >= self.max_inflight:
+                return False
+            packet_id = self._allocate_packet_id()
+        packet = Publish(topic, payload, min(qos, 1), False, False, packet_id)
+        data = encode(packet, self.protocol_level)
+        if self.client_max_packet_size is not None and len(data) > self.client_max_packet_size:
+            return False
+        if packet_id is not None:
+            self.inflight[packet_id] = packet
+        self._out += data
+        return True
+
+    def disconnect(self, reason: ReasonCode, message: str = "") -> None:
+        """Server-initiated close: MQTT 5 gets a DISCONNECT with the reason, MQTT 3.1.1 just the close."""
+        if self.closed:
+            return
+        if self.is_v5 and self.state is SessionState.CONNECTED:
+            props = Properties(reason_string=message[:200]) if message else Properties()
+            self._send(Disconnect(reason, props))
+        self._move(Input.CLOSE)
+
+    def connection_lost(self) -> None:
+        self._move(Input.CLOSE)
+
+    # keep-alive
+    def keepalive_deadline(self) -> float | None:
+        if self.state is not SessionState.CONNECTED:
+            return None
+        limit = (
+            IDLE_TIMEOUT_FOR_ZERO_KEEPALIVE
+            if self.effective_keepalive == 0
+            else 1.5 * self.effective_keepalive
+        )
+        return self._last_received + limit
+
+    def check_keepalive(self, now: float) -> KeepAliveExpired | None:
+        deadline = self.keepalive_deadline()
+        if deadline is None or now < deadline:
+            return None
+        self.disconnect(ReasonCode.KEEP_ALIVE_TIMEOUT, "keep-alive timeout")
+        return KeepAliveExpired(self.effective_keepalive)
+
+    def _require_connected(self) -> None:
+        if self.state is not SessionState.CONNECTED:
+            raise SessionUsageError(f"not connected (state {self.state.value})")
+
+    def _allocate_packet_id(self) -> int:
+        while True:
+            packet_id = self._next_packet_id
+            self._next_packet_id = packet_id % 65535 + 1
+            if packet_id not in self.inflight:
+                return packet_id
+
+
+def effective_keepalive(requested: int, minimum: int) -> int:
+    """AWS's keep-alive rules: 0 stays 0 (30-minute idle limit), below the minimum rises, above 1200 caps."""
+    if requested == 0:
+        return 0
+    return max(minimum, min(requested, MAX_KEEPALIVE))
