@@ -1,5 +1,6 @@
 """Fleet provisioning payload codec and rejection catalogue (spec §3, §6, §16)."""
 
+import contextlib
 import json
 
 import cbor2
@@ -164,9 +165,10 @@ def test_encode_request_matches_awsiotsdk():
     )
     ours = encode_request(RegisterThingRequest("tok", {"SerialNumber": "1"}), JSON)
     assert json.loads(ours) == sdk.to_payload()
-    assert encode_request(CreateKeysAndCertificateRequest(), JSON) == json.dumps(
-        iotidentity.CreateKeysAndCertificateRequest().to_payload()
-    ).encode()
+    assert (
+        encode_request(CreateKeysAndCertificateRequest(), JSON)
+        == json.dumps(iotidentity.CreateKeysAndCertificateRequest().to_payload()).encode()
+    )
     assert encode_request(CreateKeysAndCertificateRequest(), CBOR) == b"\xa0"
 
 
@@ -216,8 +218,12 @@ def test_responses_parse_with_awsiotsdk_models():
     keys = iotidentity.CreateKeysAndCertificateResponse.from_payload(json.loads(encode_response(KEYS_RESPONSE, JSON)))
     assert (keys.certificate_id, keys.private_key, keys.certificate_ownership_token) == ("a" * 64, "KEY", "TOKEN")
     reg = iotidentity.RegisterThingResponse.from_payload(json.loads(encode_response(REGISTER_RESPONSE, JSON)))
-    assert reg.thing_name == "ThingPrefix_1" and reg.device_configuration == dict(REGISTER_RESPONSE.device_configuration)
-    err = iotidentity.ErrorResponse.from_payload(json.loads(encode_response(ErrorResponse(403, "ACCESS_DENIED", "no"), JSON)))
+    assert reg.thing_name == "ThingPrefix_1" and reg.device_configuration == dict(
+        REGISTER_RESPONSE.device_configuration
+    )
+    err = iotidentity.ErrorResponse.from_payload(
+        json.loads(encode_response(ErrorResponse(403, "ACCESS_DENIED", "no"), JSON))
+    )
     assert (err.status_code, err.error_code, err.error_message) == (403, "ACCESS_DENIED", "no")
 
 
@@ -275,19 +281,15 @@ structured = st.dictionaries(
 @settings(max_examples=300)
 @given(st.sampled_from([KEYS, CSR, REGISTER]), st.sampled_from([JSON, CBOR]), st.binary(max_size=200))
 def test_garbage_bytes_only_raise_payload_error(operation, fmt, payload):
-    try:
+    with contextlib.suppress(FleetPayloadError):
         decode_request(operation, fmt, payload)
-    except FleetPayloadError:
-        pass
 
 
 @settings(max_examples=300)
 @given(st.sampled_from([KEYS, CSR, REGISTER]), st.sampled_from([JSON, CBOR]), structured | json_values)
 def test_structured_garbage_only_raises_payload_error(operation, fmt, obj):
-    try:
+    with contextlib.suppress(FleetPayloadError):
         decode_request(operation, fmt, encode(obj, fmt))
-    except FleetPayloadError:
-        pass
 
 
 @pytest.mark.parametrize(

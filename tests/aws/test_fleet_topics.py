@@ -123,7 +123,9 @@ def test_is_reserved():
 templates = st.from_regex(r"[0-9A-Za-z_-]{1,36}", fullmatch=True)
 
 
-@given(st.sampled_from([KEYS, CSR, REGISTER]), st.sampled_from([JSON, CBOR]), templates, st.sampled_from(list(TopicKind)))
+@given(
+    st.sampled_from([KEYS, CSR, REGISTER]), st.sampled_from([JSON, CBOR]), templates, st.sampled_from(list(TopicKind))
+)
 def test_build_then_match_round_trip(operation, fmt, template, kind):
     request = FleetRequest(operation, fmt, template if operation is REGISTER else None)
     matched = match_topic(request.topic(kind))
