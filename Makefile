@@ -1,0 +1,40 @@
+# provemu: `make run` starts every emulator; `make test` installs what it needs, lints and runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+STATE_DIR ?= .provemu
+PYTEST_ARGS ?=
+
+.PHONY: venv run test lint unit bench fuzz proto clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("provemu needs Python >= 3.11") if sys.version_info < (3, 11) else None'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,ble,pcap]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(VENV)/bin/provemu certs init --state-dir $(STATE_DIR)
+	$(VENV)/bin/provemu serve all --state-dir $(STATE_DIR)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy protocols emulators certs
+
+unit: venv
+	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
+
+test: lint unit
+
+bench: venv
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+fuzz: venv
+	$(PY) -m pytest -q tests -k "garbage or fuzz" -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The AWS IoT Core fleet-provisioning endpoint emulator and its reference device."""

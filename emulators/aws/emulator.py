@@ -1,0 +1,131 @@
+"""`provemu serve aws`: wires the registry, key pool, gateway, provisioning service and TLS listeners."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any
+
+from aiohttp import web
+
+from emulators.aws import control
+from emulators.aws.claims import ensure_claim_policy, ensure_defaults
+from emulators.aws.config import AwsConfig
+from emulators.aws.gateway import Gateway, MqttConnection
+from emulators.aws.keypool import KeyPool
+from emulators.aws.provisioning import FleetProvisioningService
+from emulators.aws.registry import Registry
+from emulators.base import Emulator, EmulatorContext, Listener
+from emulators.faults import FaultPlan
+
+ALPN_MQTT_CA = "x-amzn-mqtt-ca"
+PURGE_INTERVAL_SECONDS = 60.0
+
+FAULT_ACTIONS = {
+    "throttle": "answer a provisioning request with 429 on /rejected",
+    "reject": "provisioning: answer /rejected with params {statusCode, errorCode, errorMessage} or {case}; "
+              "connect: CONNACK with params {reason_code, return_code}",
+    "delay": "answer a provisioning request after params {seconds}",
+    "drop": "close the connection without answering",
+    "never_answer": "swallow the request so the client times out",
+}
+
+
+class AwsEmulator(Emulator):
+    name = "aws"
+    config_class = AwsConfig
+    config: AwsConfig
+
+    def __init__(self, config: AwsConfig, ctx: EmulatorContext) -> None:
+        if config.unauthorized_connect not in ("close", "connack5", "connack7"):
+            raise ValueError("unauthorized_connect must be close, connack5 or connack7")
+        super().__init__(config, ctx)
+        self.registry = Registry(ctx.db)
+        self.faults = FaultPlan(FAULT_ACTIONS)
+        self.keys = KeyPool(config.key_type, config.key_pool_size)
+        self.gateway = Gateway(config, self.registry, ctx.clock, self.faults, self.emit)
+        self.provisioning = FleetProvisioningService(config, self.registry, ctx.pki, self.keys, ctx.clock,
+                                                     self.faults, self.gateway, self.emit)
+        self.gateway.provisioning = self.provisioning
+        self._servers: list[tuple[str, asyncio.Server]] = []
+        self._purger: asyncio.Task[None] | None = None
+        self.claim_paths: tuple[str, str] | None = None
+
+    @classmethod
+    def server_names(cls, config: Any) -> list[str]:
+        return [config.endpoint_name]
+
+    async def start(self) -> None:
+        now = self.ctx.clock.now()
+        ensure_claim_policy(self.registry, self.config.region, self.config.account_id, now)
+        if self.config.default_template:
+            cert, key = ensure_defaults(self.registry, self.ctx.pki, self.config.region, self.config.account_id,
+                                        now)
+            self.claim_paths = (str(cert), str(key))
+        self.keys.start()
+        loop = asyncio.get_running_loop()
+        listeners: list[tuple[str, int, list[str] | None]] = [("mqtt", self.config.mqtt_port, None)]
+        if self.config.alpn_port is not None:
+            listeners.append(("mqtt-alpn", self.config.alpn_port, [ALPN_MQTT_CA]))
+        for name, port, alpn in listeners:
+            context = self._ssl_context(alpn)
+            server = await loop.create_server(lambda n=name: MqttConnection(self.gateway, n),  # type: ignore[misc]
+                                              self.ctx.host, port, ssl=context, reuse_address=True)
+            self._servers.append((name, server))
+        self._purger = asyncio.create_task(self._purge_loop(), name="aws-purge")
+        self.log.info("aws: fleet provisioning on %s", ", ".join(lst.address for lst in self.listeners()))
+
+    def _ssl_context(self, alpn: list[str] | None) -> ssl.SSLContext:
+        context = self.ctx.pki.server_ssl_context(alpn=alpn, client_auth=True)
+
+        def record_sni(ssl_object: Any, server_name: str | None, _: ssl.SSLContext) -> None:
+            ssl_object.provemu_sni = server_name
+
+        context.sni_callback = record_sni
+        return context
+
+    async def stop(self) -> None:
+        if self._purger is not None:
+            self._purger.cancel()
+            await asyncio.gather(self._purger, return_exceptions=True)
+        self.gateway.close_all()
+        for _, server in self._servers:
+            server.close()
+        self.gateway.abort_all()
+        for _, server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+        await self.provisioning.close()
+        await self.keys.stop()
+
+    async def _purge_loop(self) -> None:
+        while True:
+            self.purge()
+            await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+
+    def purge(self) -> list[str]:
+        purged = self.registry.purge_expired(self.ctx.clock.now())
+        for cert_id in purged:
+            self.emit("certificate_purged", certificate_id=cert_id)
+        return purged
+
+    def listeners(self) -> list[Listener]:
+        out = []
+        for name, server in self._servers:
+            for sock in server.sockets[:1]:
+                host, port = sock.getsockname()[:2]
+                out.append(Listener(name, "mqtts", host, port))
+        return out
+
+    def ready_info(self) -> dict[str, str]:
+        info = {"ca": str(self.ctx.pki.ca_path)}
+        if self.claim_paths:
+            info["claim_cert"], info["claim_key"] = self.claim_paths
+            info["template"] = "default"
+        return info
+
+    def control_routes(self) -> list[web.RouteDef]:
+        return control.control_routes(self)
+
+    def openapi_paths(self) -> dict[str, Any]:
+        return control.openapi_paths(self)
