@@ -150,6 +150,7 @@ class PacketDecoder:
         if level is None:
             return frozenset({PacketType.CONNECT})
         allowed = set(PacketType) - (_FROM_SERVER_ONLY if self._from_client else _FROM_CLIENT_ONLY)
+        allowed.discard(PacketType.CONNECT)  # only ever the first packet
         if level != PROTOCOL_LEVEL_5:
             allowed.discard(PacketType.AUTH)
         return frozenset(allowed)
@@ -229,7 +230,7 @@ class PacketDecoder:
         name = PacketType(packet_type).name
         if self._level is None:
             raise protocol_error(f"first packet must be CONNECT, not {name}")
-        if packet_type == PacketType.CONNECT:
+        if packet_type == PacketType.CONNECT and self._from_client:
             raise protocol_error("second CONNECT on a connection")
         raise protocol_error(f"{name} is not sent in this direction")
 
