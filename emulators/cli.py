@@ -14,6 +14,7 @@ from emulators import registry
 from emulators.config import ConfigError, add_config_flags, cli_values, load_config, read_config_file
 from emulators.logs import configure_logging
 from emulators.runner import ServeConfig, StartupError, Suite
+from emulators.suite_config import enabled_emulators, without_switches
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_config_flags(sub, registry.emulator_class(name).config_class)
     everything = targets.add_parser("all", help="run every emulator in one process")
     _add_serve_flags(everything)
+    for switch, verb in (("enable", "run"), ("disable", "skip")):
+        everything.add_argument(f"--{switch}", action="append", default=[], metavar="NAME[,NAME]",
+                                help=f"{verb} these emulators, overriding [NAME] enabled and "
+                                     f"PROVEMU_<NAME>_ENABLED (repeatable)")
     for name in registry.EMULATORS:
         add_config_flags(everything, registry.emulator_class(name).config_class, prefix=f"{name}-")
 
@@ -68,14 +73,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _serve(args: argparse.Namespace) -> int:
     file_data = read_config_file(args.config)
-    serve = load_config(ServeConfig, "serve", file_data, os.environ, cli_values(args, ServeConfig),
+    if args.target == "all":
+        names = enabled_emulators(list(registry.EMULATORS), file_data, os.environ, args.enable, args.disable)
+    else:
+        names = [args.target]
+    file_data, env = without_switches(file_data, os.environ, registry.EMULATORS)
+    serve = load_config(ServeConfig, "serve", file_data, env, cli_values(args, ServeConfig),
                         env_prefix="PROVEMU_")
-    names = list(registry.EMULATORS) if args.target == "all" else [args.target]
     configs: dict[str, Any] = {}
     for name in names:
         cls = registry.emulator_class(name).config_class
         prefix = f"{name}-" if args.target == "all" else ""
-        configs[name] = load_config(cls, name, file_data, os.environ, cli_values(args, cls, prefix))
+        configs[name] = load_config(cls, name, file_data, env, cli_values(args, cls, prefix))
     suite = Suite(serve, configs)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -87,7 +96,7 @@ async def _serve(args: argparse.Namespace) -> int:
         await stop.wait()
     finally:
         suite.log.info("shutting down")
-        await suite.stop()
+        await suite.drain()
     return 0
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from emulators import registry
@@ -31,3 +34,62 @@ async def running(names: Sequence[str], state_dir: Path,
         yield suite
     finally:
         await suite.stop()
+
+
+class SuiteThread:
+    """`running(...)` on an event loop of its own in a daemon thread, for synchronous callers.
+
+    Pytest fixtures use it so the emulators serve whatever the test does (blocking clients, threads, any
+    event loop) without sharing the test's loop.
+    """
+
+    def __init__(self, names: Sequence[str], state_dir: Path,
+                 overrides: Mapping[str, Mapping[str, Any]] | None = None, control: bool = True) -> None:
+        self._args = (list(names), Path(state_dir), overrides, control)
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self.suite: Suite | None = None
+
+    def start(self, timeout: float = 60.0) -> Suite:
+        """Start the emulators; returns the running Suite or raises what starting it raised."""
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="provemu-suite",
+                                        daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout):
+            raise TimeoutError(f"the emulators did not start within {timeout}s")
+        if self._error is not None:
+            self._thread.join(timeout)
+            raise self._error
+        assert self.suite is not None
+        return self.suite
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._loop is not None and self._stop is not None and self._thread is not None \
+                and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout)
+
+    async def _main(self) -> None:
+        names, state_dir, overrides, control = self._args
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            async with running(names, state_dir, overrides, control=control) as suite:
+                self.suite = suite
+                self._started.set()
+                await self._stop.wait()
+        except BaseException as exc:
+            if self._started.is_set():
+                raise
+            self._error = exc
+            self._started.set()
+
+    def __enter__(self) -> Suite:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

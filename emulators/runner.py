@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,8 @@ class ServeConfig:
     control: bool = field(default=True, metadata={"help": "serve the control API"})
     server_names: list[str] = field(default_factory=list,
                                     metadata={"help": "extra DNS names/IPs for the TLS server certificate"})
+    drain_timeout: float = field(default=10.0, metadata={
+        "help": "seconds a shutdown (SIGTERM) waits for emulators to close their connections"})
 
 
 class StartupError(RuntimeError):
@@ -107,6 +110,15 @@ class Suite:
         if self.db is not None:
             self.db.close()
             self.db = None
+
+    async def drain(self) -> None:
+        """Shut down on a signal: `stop()`, but give up waiting after `drain_timeout` seconds."""
+        try:
+            async with asyncio.timeout(self.serve.drain_timeout):
+                await self.stop()
+        except TimeoutError:
+            self.log.warning("shutdown took longer than %.1fs; exiting without waiting further",
+                             self.serve.drain_timeout)
 
     def listener_map(self) -> dict[str, list[dict[str, Any]]]:
         out = {name: [lst.to_json() for lst in emu.listeners()] for name, emu in self.emulators.items()}
