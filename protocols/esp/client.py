@@ -98,7 +98,11 @@ def apply_config() -> bytes:
 
 
 def get_status() -> bytes:
-    return pb.encode(pb.wifi_config.WiFiConfigPayload(msg=pb.wifi_config.TypeCmdGetStatus))
+    # msg 0 is omitted on the wire, so without the empty sub-message the plaintext would be 0 bytes, which
+    # HTTP refuses and BLE ignores; esp_prov and the phone libraries set it too
+    req = pb.wifi_config.WiFiConfigPayload(msg=pb.wifi_config.TypeCmdGetStatus)
+    req.cmd_get_status.SetInParent()
+    return pb.encode(req)
 
 
 def read_set_config(data: bytes) -> int:

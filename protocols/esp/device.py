@@ -1,7 +1,8 @@
 """One emulated provisioning node, transport-independent: protocomm + Wi-Fi manager + RainMaker + lifecycle.
 
-Lifecycle invariants: the node serves provisioning while ``active``; it stops ``cleanup_delay`` seconds after
-the station got an IP (``*_mgr_done``) when ``stop_on_success`` is set, and after ``max_pop_mismatch``
+Lifecycle invariants: the node serves provisioning while ``active``; with ``stop_on_success`` it stops
+``cleanup_delay`` seconds after a GetStatus reported Connected (``*_mgr_done``), or ``autostop_timeout``
+seconds after the station got an IP if nobody asks; it also stops after ``max_pop_mismatch``
 credential mismatches when that limit is non-zero (RainMaker). ``restart_provisioning`` starts it again with
 a fresh Wi-Fi manager. Drivers call ``advance(now)`` before each request and read the returned changes.
 """
@@ -42,6 +43,7 @@ class DeviceSpec:
     auto_stop: bool = True
     stop_on_success: bool = True
     cleanup_delay: float = 1.0
+    autostop_timeout: float = 30.0
     max_pop_mismatch: int = 0
     scan_max_entries: int = 16
     timings: Timings = field(default_factory=Timings)
@@ -148,8 +150,10 @@ class ProvisioningDevice:
     def advance(self, now: float) -> list[StationChange]:
         changes = self.wifi.advance(now)
         connected_at = self.wifi.station.connected_at
-        if self.active and self.spec.stop_on_success and connected_at is not None and self.stop_at is None:
-            self.stop_at = connected_at + self.spec.cleanup_delay
+        if self.active and self.spec.stop_on_success and connected_at is not None:
+            reported = self.wifi.reported_connected_at
+            self.stop_at = min(connected_at + self.spec.autostop_timeout,
+                               reported + self.spec.cleanup_delay if reported is not None else float("inf"))
         if self.active and self.stop_at is not None and now >= self.stop_at:
             self.active = False
             changes.append(StationChange("provisioning_stopped", {"reason": "provisioned"}))

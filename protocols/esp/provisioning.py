@@ -55,6 +55,7 @@ class WifiProvisioning:
         self.resolve = resolve
         self.options = options or ProvisioningOptions()
         self.scan = ScanState()
+        self.reported_connected_at: float | None = None
 
     def advance(self, now: float) -> list[StationChange]:
         return self.station.advance(now, self.resolve)
@@ -64,7 +65,7 @@ class WifiProvisioning:
         req = pb.decode(pb.wifi_config.WiFiConfigPayload, data)
         resp = pb.with_msg(pb.wifi_config.WiFiConfigPayload, req.msg + 1)
         if req.msg == pb.wifi_config.TypeCmdGetStatus:
-            self._get_status(resp.resp_get_status)
+            self._get_status(resp.resp_get_status, now)
         elif req.msg == pb.wifi_config.TypeCmdSetConfig:
             if req.WhichOneof("payload") != "cmd_set_config":
                 raise RemoteError("CmdSetConfig without payload")
@@ -80,10 +81,12 @@ class WifiProvisioning:
             raise RemoteError(f"prov-config: unknown msg {req.msg}")
         return Reply(pb.encode(resp))
 
-    def _get_status(self, out: pb.wifi_config.RespGetStatus) -> None:
+    def _get_status(self, out: pb.wifi_config.RespGetStatus, now: float) -> None:
         st = self.station.status()
         out.SetInParent()
         if st.sta_state is StaState.CONNECTED and st.connected is not None:
+            if self.reported_connected_at is None:
+                self.reported_connected_at = now
             out.sta_state = pb.wifi_constants.Connected
             ap = st.connected
             out.connected.ip4_addr = ap.ip4_addr

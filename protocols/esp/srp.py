@@ -9,8 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 
 from protocols.esp.errors import CredentialsMismatch, RemoteError
+
+
+def _python_powmod(base: int, exp: int, mod: int) -> int:
+    return pow(base, exp, mod)
+
+
+powmod: Callable[[int, int, int], int] = _python_powmod
+try:  # GMP is ~5x faster for 3072-bit exponentiation; results are identical
+    import gmpy2
+
+    def _gmp_powmod(base: int, exp: int, mod: int) -> int:
+        return int(gmpy2.powmod(base, exp, mod))
+
+    powmod = _gmp_powmod
+except ImportError:  # pragma: no cover - depends on the environment
+    pass
 
 N_HEX = (
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD"
@@ -57,7 +74,7 @@ def compute_x(username: bytes, password: bytes, salt: bytes) -> int:
 
 def compute_verifier(username: bytes, password: bytes, salt: bytes) -> bytes:
     """The 384-byte verifier the device stores (``esp_srp_gen_salt_verifier``)."""
-    return pad(pow(G, compute_x(username, password, salt), N))
+    return pad(powmod(G, compute_x(username, password, salt), N))
 
 
 def compute_u(a_pub: int, b_pub: int) -> int:
@@ -82,7 +99,7 @@ class SrpServer:
         self.salt = salt
         self.v = from_bytes(verifier)
         self.b = from_bytes(b_priv)
-        self.B = (K_MULT * self.v + pow(G, self.b, N)) % N
+        self.B = (K_MULT * self.v + powmod(G, self.b, N)) % N
         self.b_wire = to_bytes(self.B)
         self.key = b""
         self._expected_m = b""
@@ -99,7 +116,7 @@ class SrpServer:
         if a_pub % N == 0:
             raise RemoteError("SRP A is 0 mod N")
         u = compute_u(a_pub, self.B)
-        s = pow(a_pub * pow(self.v, u, N), self.b, N)
+        s = powmod(a_pub * powmod(self.v, u, N) % N, self.b, N)
         self.key = H(to_bytes(s))
         self._a_wire = a_wire
         self._expected_m = compute_m(username, self.salt, a_wire, self.b_wire, self.key)
@@ -121,7 +138,7 @@ class SrpClient:
         self.username = username
         self.password = password
         self.a = from_bytes(a_priv)
-        self.A = pow(G, self.a, N)
+        self.A = powmod(G, self.a, N)
         self.a_wire = pad(self.A)
         self.key = b""
         self.m = b""
@@ -132,7 +149,7 @@ class SrpClient:
             raise RemoteError("SRP B is 0 mod N")
         u = compute_u(self.A, b_pub)
         x = compute_x(self.username, self.password, salt)
-        s = pow((b_pub - K_MULT * pow(G, x, N)) % N, self.a + u * x, N)
+        s = powmod((b_pub - K_MULT * powmod(G, x, N)) % N, self.a + u * x, N)
         self.key = H(to_bytes(s))
         self.m = compute_m(self.username, salt, self.a_wire, b_wire, self.key)
         return self.m

@@ -1,0 +1,116 @@
+"""``provemu serve esp``: a fleet of emulated ESP32 provisioning nodes over SoftAP HTTP (and BLE)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from aiohttp import web
+
+from emulators.base import Emulator, EmulatorContext, Listener
+from emulators.config import ConfigError
+from emulators.esp.config import EspConfig, node_settings, parse_access_point
+from emulators.esp.control import control_openapi, control_routes
+from emulators.esp.node import FAULT_ACTIONS, EmulatedNode
+from emulators.esp.softap import SoftApServer
+from emulators.esp.store import EspStore
+from emulators.faults import FaultPlan
+from protocols.esp.wifi import WifiEnvironment
+
+TICK_SECONDS = 0.1
+
+
+class EspEmulator(Emulator):
+    name = "esp"
+    config_class = EspConfig
+
+    def __init__(self, config: EspConfig, ctx: EmulatorContext) -> None:
+        super().__init__(config, ctx)
+        self.faults = FaultPlan(FAULT_ACTIONS)
+        self.store = EspStore(ctx.db)
+        self.env = WifiEnvironment([parse_access_point(a, "esp access_points") for a in config.access_points])
+        self.nodes: dict[str, EmulatedNode] = {}
+        self.softap: dict[str, SoftApServer] = {}
+        self.ble: dict[str, Any] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        for settings in node_settings(config):
+            env = WifiEnvironment(settings.access_points) if settings.access_points is not None else self.env
+            node = EmulatedNode(settings, env, ctx.clock, self.faults, self.store, self.emit, self.log)
+            self.nodes[node.name] = node
+
+    async def start(self) -> None:
+        for node in self.nodes.values():
+            server = SoftApServer(node, node.settings.host or self.ctx.host, node.settings.http_port)
+            await server.start()
+            self.softap[node.name] = server
+            if node.settings.ble:
+                try:
+                    from emulators.esp.ble import BlePeripheral
+                except ImportError as exc:
+                    raise ConfigError(f"esp: BLE needs the 'ble' extra (bumble): {exc}") from exc
+                peripheral = BlePeripheral(node, self.config.ble_transport, self.config.ble_failure)
+                await peripheral.start()
+                self.ble[node.name] = peripheral
+            if node.provisioned:
+                self.log.info(
+                    "%s is already provisioned; POST /api/esp/nodes/%s/factory-reset to provision it again",
+                    node.name,
+                    node.name,
+                )
+            self.emit(
+                "node_started",
+                node=node.name,
+                port=server.port,
+                ble=node.settings.ble,
+                provisioning_active=node.device.active,
+            )
+        self._ticker = asyncio.create_task(self._tick_forever())
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            for node in self.nodes.values():
+                try:
+                    node.tick()
+                except Exception:
+                    self.log.exception("tick of %s failed", node.name)
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        for peripheral in self.ble.values():
+            await peripheral.stop()
+        self.ble.clear()
+        for server in self.softap.values():
+            await server.stop()
+        self.softap.clear()
+
+    def listeners(self) -> list[Listener]:
+        out = []
+        for name, server in self.softap.items():
+            out.append(Listener(name, "http", server.host, server.port))
+        return out
+
+    def ready_info(self) -> dict[str, str]:
+        first = next(iter(self.nodes.values()))
+        info = {"nodes": str(len(self.nodes)), "security": str(first.spec.security)}
+        if first.spec.security == 2:
+            info["sec2"] = f"{first.spec.sec2_username}/{first.spec.sec2_password}"
+        elif first.spec.security == 1:
+            info["pop"] = first.spec.pop or "(none)"
+        if self.ble:
+            info["ble"] = ",".join(self.ble)
+        provisioned = [n.name for n in self.nodes.values() if n.provisioned]
+        if provisioned:
+            info["already_provisioned"] = ",".join(provisioned)
+        return info
+
+    def control_routes(self) -> list[web.RouteDef]:
+        return control_routes(self)
+
+    def openapi_paths(self) -> dict[str, Any]:
+        return control_openapi(self)

@@ -1,0 +1,163 @@
+"""SoftAP transport: one esp_http_server-like HTTP/1.1 listener per node (spec §2), driving the
+``protocols.esp.httpd`` core. Failures close the socket without a reply; one socket at a time (LRU purge);
+a single cookie-bound security session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from dataclasses import dataclass
+
+from emulators.esp.node import EmulatedNode
+from protocols.esp import httpd
+from protocols.esp.errors import RemoteError
+from protocols.esp.protocomm import UnknownEndpoint
+
+MAX_OPEN_SOCKETS = 1  # PROTOCOMM_HTTPD_DEFAULT_CONFIG, with lru_purge_enable
+
+
+@dataclass(eq=False)
+class _Conn:
+    fd: int
+    writer: asyncio.StreamWriter
+    last_used: float = 0.0
+
+
+class SoftApServer:
+    def __init__(self, node: EmulatedNode, host: str, port: int) -> None:
+        self.node = node
+        self.host = host
+        self.port = port
+        self.sessions = httpd.CookieSessions(lambda: secrets.randbits(32))
+        self.fds = httpd.FdTable()
+        self._conns: list[_Conn] = []
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for conn in list(self._conns):
+                conn.writer.close()
+            for task in list(self._tasks):
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+            self._server = None
+
+    def _refusing(self) -> bool:
+        node = self.node
+        node.tick()
+        return not node.device.active or node.clock.monotonic() < node.softap_blocked_until
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if self._refusing():
+            writer.close()
+            return
+        conn = _Conn(self.fds.allocate(), writer, asyncio.get_running_loop().time())
+        self._conns.append(conn)
+        while len(self._conns) > MAX_OPEN_SOCKETS:
+            victim = min(self._conns[:-1], key=lambda c: c.last_used)
+            self.node.emit("softap_lru_purge", fd=victim.fd)
+            self._drop(victim)
+        parser = httpd.RequestParser()
+        try:
+            while True:
+                # idle keep-alive sockets wait indefinitely (httpd's 5 s timeout only bounds a started recv)
+                data = await reader.read(65536)
+                if not data:
+                    break
+                parser.receive_data(data)
+                if not await self._drain(conn, parser):
+                    break
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._drop(conn)
+
+    def _drop(self, conn: _Conn) -> None:
+        if conn in self._conns:
+            self._conns.remove(conn)
+            self.fds.release(conn.fd)
+            self.sessions.socket_closed(conn.fd)
+        conn.writer.close()
+
+    async def _drain(self, conn: _Conn, parser: httpd.RequestParser) -> bool:
+        """Answer every complete request in the buffer; False closes the connection."""
+        while True:
+            try:
+                event = parser.next_event()
+            except httpd.HttpError as exc:
+                self.node.log.info("%s: bad HTTP request: %s", self.node.name, exc)
+                self.node.emit("http_error", status=exc.status, reason=str(exc))
+                conn.writer.write(httpd.error_response(exc.status))
+                return False
+            if event is httpd.NEED_DATA:
+                return True
+            assert isinstance(event, httpd.HttpRequest)
+            conn.last_used = asyncio.get_running_loop().time()
+            if not await self._answer(conn, event):
+                return False
+
+    async def _answer(self, conn: _Conn, req: httpd.HttpRequest) -> bool:
+        node = self.node
+        if self._refusing():
+            return False
+        endpoint = req.path[1:] if req.path.startswith("/") else req.path
+        if endpoint not in node.device.protocomm.endpoints:
+            node.emit("http_error", status=404, path=req.path[:100])
+            conn.writer.write(httpd.error_response(404))
+            return False
+        if req.method != "POST":
+            node.emit("http_error", status=405, path=req.path[:100], method=req.method[:20])
+            conn.writer.write(httpd.error_response(405))
+            return False
+        if not req.body_acceptable:
+            node.log.info("%s: %s body of %d bytes refused", node.name, endpoint, req.content_length)
+            node.emit(
+                "transport_failure",
+                transport="softap",
+                endpoint=endpoint,
+                reason=f"body length {req.content_length} outside 1..{httpd.MAX_REQ_BODY_LEN}",
+            )
+            return False
+        async with node.lock:
+            session_id, is_new, previous = self.sessions.bind(conn.fd, req.header("Cookie"))
+            if is_new:
+                if previous is not None:
+                    node.close_session(previous, "softap")
+                node.new_session(session_id, "softap")
+            fault = node.request_fault("softap", endpoint)
+            if fault is not None and fault.action == "drop":
+                node.emit("fault", action="drop", endpoint=endpoint)
+                return False
+            if fault is not None and fault.action == "never_answer":
+                node.emit("fault", action="never_answer", endpoint=endpoint)
+                await asyncio.sleep(3600)
+                return False
+            try:
+                reply = node.handle(session_id, endpoint, req.body, "softap")
+            except UnknownEndpoint:
+                conn.writer.write(httpd.error_response(404))
+                return False
+            except RemoteError:
+                return False
+            delay = 0.0
+            if reply.not_before is not None:
+                delay = max(0.0, reply.not_before - node.clock.monotonic())
+            if fault is not None and fault.action == "delay":
+                delay += float(fault.params.get("seconds", 1.0))
+            if delay:
+                await asyncio.sleep(delay)
+            conn.writer.write(httpd.response(200, reply.data, session_id if is_new else None))
+            await conn.writer.drain()
+        return True

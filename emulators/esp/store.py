@@ -1,0 +1,66 @@
+"""Persistent per-node state of the ESP emulator in the shared SQLite store: node keys, stored Wi-Fi
+credentials (a provisioned node boots out of provisioning mode, as a real one does) and RainMaker mappings."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from emulators.state import StateStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS esp_node_keys (
+    name TEXT PRIMARY KEY, private_key_pem TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS esp_wifi_credentials (
+    name TEXT PRIMARY KEY, ssid BLOB NOT NULL, passphrase BLOB NOT NULL, ip4_addr TEXT NOT NULL,
+    provisioned_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS esp_rainmaker_mappings (
+    name TEXT PRIMARY KEY, node_id TEXT NOT NULL, user_id TEXT NOT NULL, secret_key TEXT NOT NULL,
+    updated_at REAL NOT NULL)
+"""
+
+
+class EspStore:
+    def __init__(self, db: StateStore) -> None:
+        self.db = db
+        db.ensure_schema("esp", SCHEMA)
+
+    def node_key(self, name: str) -> ec.EllipticCurvePrivateKey:
+        """The node's P-256 key (RainMaker signs challenges with it), created once and kept."""
+        row = self.db.query_one("SELECT private_key_pem FROM esp_node_keys WHERE name = ?", (name,))
+        if row is not None:
+            key = serialization.load_pem_private_key(row["private_key_pem"].encode(), password=None)
+            if isinstance(key, ec.EllipticCurvePrivateKey):
+                return key
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        self.db.execute("INSERT OR REPLACE INTO esp_node_keys VALUES (?, ?)", (name, pem))
+        return key
+
+    def save_credentials(self, name: str, ssid: bytes, passphrase: bytes, ip4_addr: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO esp_wifi_credentials VALUES (?, ?, ?, ?, ?)",
+            (name, ssid, passphrase, ip4_addr, time.time()),
+        )
+
+    def credentials(self, name: str) -> sqlite3.Row | None:
+        return self.db.query_one("SELECT * FROM esp_wifi_credentials WHERE name = ?", (name,))
+
+    def save_mapping(self, name: str, node_id: str, user_id: str, secret_key: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO esp_rainmaker_mappings VALUES (?, ?, ?, ?, ?)",
+            (name, node_id, user_id, secret_key, time.time()),
+        )
+
+    def mapping(self, name: str) -> sqlite3.Row | None:
+        return self.db.query_one("SELECT * FROM esp_rainmaker_mappings WHERE name = ?", (name,))
+
+    def factory_reset(self, name: str) -> None:
+        with self.db.transaction():
+            self.db.execute("DELETE FROM esp_wifi_credentials WHERE name = ?", (name,))
+            self.db.execute("DELETE FROM esp_rainmaker_mappings WHERE name = ?", (name,))
