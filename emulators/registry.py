@@ -6,10 +6,12 @@ import importlib
 from typing import Any
 
 EMULATORS: dict[str, str] = {
+    "esp": "emulators.esp.emulator:EspEmulator",
     "aws": "emulators.aws.emulator:AwsEmulator",
 }
 
 CLIENT_COMMANDS: dict[str, str] = {
+    "esp": "emulators.esp.cli:add_client_commands",
     "aws": "emulators.aws.cli:add_client_commands",
 }
 
