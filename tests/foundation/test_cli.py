@@ -1,0 +1,97 @@
+"""The `provemu` command as a user runs it: ready line, control API, clean shutdown, one-line failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PROVEMU = [sys.executable, "-m", "emulators.cli"]
+
+
+def _start(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.Popen([*PROVEMU, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+@pytest.fixture
+def served_aws(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    process = _start("serve", "aws", "--state-dir", str(tmp_path / "state"), "--mqtt-port", "0",
+                     "--control-port", "0", "--key-pool-size", "2", cwd=tmp_path)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    yield process, line
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def _get(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        result: dict[str, object] = json.loads(response.read())
+        return result
+
+
+def test_serve_prints_ready_line_serves_control_api_and_stops_on_sigterm(
+        served_aws: tuple[subprocess.Popen[str], str], tmp_path: Path) -> None:
+    process, line = served_aws
+    assert "ready" in line, line
+    assert "claim_cert=" in line and "ca=" in line and "mqtts://127.0.0.1:" in line
+    control = re.search(r"control=(http://\S+)", line)
+    assert control is not None
+    base = control.group(1)
+    health = _get(f"{base}/healthz")
+    assert health["status"] == "ok"
+    listeners = health["emulators"]["aws"]["listeners"]  # type: ignore[index]
+    assert listeners[0]["name"] == "mqtt"
+    spec = _get(f"{base}/openapi.json")
+    assert "/api/aws/templates" in spec["paths"] and "/api/events" in spec["paths"]  # type: ignore[operator]
+    events = _get(f"{base}/api/events?since=0")
+    assert any(e["kind"] == "ready" for e in events["events"])  # type: ignore[union-attr, index]
+    with urllib.request.urlopen(f"{base}/api/events/stream?since=0", timeout=10) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        assert stream.readline().startswith(b"id: ")
+    templates = _get(f"{base}/api/aws/templates")
+    assert [t["templateName"] for t in templates["templates"]] == ["default"]  # type: ignore[union-attr, index]
+    assert (tmp_path / "state" / "pki" / "claim.pem").exists()
+    assert (tmp_path / "state" / "state.sqlite").exists()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
+
+
+def test_bad_flag_exits_non_zero(tmp_path: Path) -> None:
+    result = subprocess.run([*PROVEMU, "serve", "aws", "--mqtt-port", "eighty", "--state-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("provemu: ")
+
+
+def test_port_in_use_exits_with_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        result = subprocess.run([*PROVEMU, "serve", "aws", "--mqtt-port", str(port), "--control-port", "0",
+                                 "--state-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "provemu: aws: cannot listen: address already in use"
+
+
+def test_certs_commands(tmp_path: Path) -> None:
+    run = lambda *a: subprocess.run([*PROVEMU, "certs", *a], capture_output=True, text=True, timeout=60)  # noqa: E731
+    assert run("init", "--state-dir", str(tmp_path)).returncode == 0
+    issued = run("issue-client", "--state-dir", str(tmp_path), "--common-name", "dev", "--out", str(tmp_path / "d"))
+    assert issued.returncode == 0
+    shown = json.loads(run("show", str(tmp_path / "d.pem")).stdout)
+    assert shown["subject"] == "CN=dev" and len(shown["certificate_id"]) == 64
+    assert run("show", str(tmp_path / "missing.pem")).returncode == 2
