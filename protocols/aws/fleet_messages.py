@@ -218,9 +218,7 @@ def _string_map(value: Any, key: str, *, limits: bool) -> dict[str, str]:
         if limits and len(name) > PARAMETER_KEY_MAX_LENGTH:
             raise FleetPayloadError(f"{key} key longer than {PARAMETER_KEY_MAX_LENGTH} characters")
         if limits and len(item) > PARAMETER_VALUE_MAX_LENGTH:
-            raise FleetPayloadError(
-                f"{key} value for {name!r} longer than {PARAMETER_VALUE_MAX_LENGTH} characters"
-            )
+            raise FleetPayloadError(f"{key} value for {name!r} longer than {PARAMETER_VALUE_MAX_LENGTH} characters")
         result[name] = item
     return result
 
@@ -241,9 +239,7 @@ def decode_request(operation: Operation, fmt: PayloadFormat, payload: bytes) -> 
         return CreateCertificateFromCsrRequest(csr)
     token = _optional_string(obj, KEY_OWNERSHIP_TOKEN)
     if not token:
-        raise FleetPayloadError(
-            f"{KEY_OWNERSHIP_TOKEN} is missing or empty", RejectionCase.EMPTY_OWNERSHIP_TOKEN
-        )
+        raise FleetPayloadError(f"{KEY_OWNERSHIP_TOKEN} is missing or empty", RejectionCase.EMPTY_OWNERSHIP_TOKEN)
     return RegisterThingRequest(token, _string_map(obj.get(KEY_PARAMETERS), KEY_PARAMETERS, limits=True))
 
 
@@ -269,18 +265,14 @@ def encode_response(message: FleetResponse, fmt: PayloadFormat) -> bytes:
     return _encode(message.to_wire(), fmt)
 
 
-def decode_response(
-    operation: Operation, kind: TopicKind, fmt: PayloadFormat, payload: bytes
-) -> FleetResponse:
+def decode_response(operation: Operation, kind: TopicKind, fmt: PayloadFormat, payload: bytes) -> FleetResponse:
     """Decode a response as a client would; `kind` is ACCEPTED or REJECTED."""
     obj = decode_map(fmt, payload)
     if kind is TopicKind.REJECTED:
         status = obj.get(KEY_STATUS_CODE)
         if not isinstance(status, int) or isinstance(status, bool):
             raise FleetPayloadError(f"{KEY_STATUS_CODE} must be an integer")
-        return ErrorResponse(
-            status, _required_string(obj, KEY_ERROR_CODE), _required_string(obj, KEY_ERROR_MESSAGE)
-        )
+        return ErrorResponse(status, _required_string(obj, KEY_ERROR_CODE), _required_string(obj, KEY_ERROR_MESSAGE))
     if kind is not TopicKind.ACCEPTED:
         raise ValueError("responses arrive on the accepted or rejected topic")
     if operation is Operation.CREATE_KEYS_AND_CERTIFICATE:
@@ -356,9 +348,7 @@ DEFAULT_CATALOG: Mapping[RejectionCase, CatalogEntry] = {
     RejectionCase.HOOK_DENIED: CatalogEntry(
         403, "ACCESS_DENIED", "The pre-provisioning hook did not allow provisioning.", _HOOK
     ),
-    RejectionCase.HOOK_FAILED: CatalogEntry(
-        403, "ACCESS_DENIED", "The pre-provisioning hook failed. {detail}", _HOOK
-    ),
+    RejectionCase.HOOK_FAILED: CatalogEntry(403, "ACCESS_DENIED", "The pre-provisioning hook failed. {detail}", _HOOK),
     RejectionCase.HOOK_TIMEOUT: CatalogEntry(
         403, "ACCESS_DENIED", "The pre-provisioning hook did not answer within 5 seconds.", _HOOK
     ),

@@ -243,9 +243,7 @@ def canonical_json(document: Any) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def parse_policy(
-    document: str | bytes | Mapping[str, Any], *, max_chars: int = POLICY_DOCUMENT_MAX_CHARS
-) -> Policy:
+def parse_policy(document: str | bytes | Mapping[str, Any], *, max_chars: int = POLICY_DOCUMENT_MAX_CHARS) -> Policy:
     """Parse a policy from JSON text or an already-decoded object; raises PolicyError."""
     if isinstance(document, str | bytes):
         try:
@@ -367,9 +365,7 @@ class PolicyEngine:
                     allowed = True
         return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
 
-    def is_allowed(
-        self, policies: Iterable[Policy], action: str, resource: str, variables: Mapping[str, str]
-    ) -> bool:
+    def is_allowed(self, policies: Iterable[Policy], action: str, resource: str, variables: Mapping[str, str]) -> bool:
         return self.evaluate(policies, action, resource, variables) is Decision.ALLOW
 
 

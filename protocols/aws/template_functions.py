@@ -135,9 +135,7 @@ def _check_getatt(logical: Any, attribute: Any, scope: Scope, path: str) -> None
         raise TemplateValidationError(f"Fn::GetAtt: unknown resource {logical}", path)
 
 
-def check_sub_string(
-    text: str, variables: Mapping[str, Any], scope: Scope, path: str, warnings: list[str]
-) -> None:
+def check_sub_string(text: str, variables: Mapping[str, Any], scope: Scope, path: str, warnings: list[str]) -> None:
     for match in _SUB_TOKEN.finditer(text):
         name = match.group(1)
         if name.startswith("!") or name in variables:
@@ -253,9 +251,7 @@ def check_condition(value: Any, scope: Scope, path: str, warnings: list[str]) ->
         return
     name = intrinsic_name(value)
     if name not in _CONDITION_FUNCTIONS:
-        raise TemplateValidationError(
-            "a condition must be Fn::Equals, Fn::Not, Fn::And, Fn::Or or a Condition", path
-        )
+        raise TemplateValidationError("a condition must be Fn::Equals, Fn::Not, Fn::And, Fn::Or or a Condition", path)
     check_expression(value, scope, path, warnings)
 
 

@@ -209,9 +209,7 @@ class ProvisioningTemplate:
         by pseudo-parameter suffix (`CommonName`, ...; see `certificate_subject_fields`);
         `aws_pseudo_parameters`: lenient mode's `AWS::Region`, `AWS::AccountId`, ...
         """
-        return _PlanBuilder(
-            self, parameters, certificate_id, certificate_subject, aws_pseudo_parameters
-        ).build()
+        return _PlanBuilder(self, parameters, certificate_id, certificate_subject, aws_pseudo_parameters).build()
 
 
 def parse_template(body: str | bytes | Mapping[str, Any], *, lenient: bool = False) -> ProvisioningTemplate:
@@ -279,7 +277,7 @@ def _parse_document(document: Mapping[str, Any], lenient: bool) -> ProvisioningT
     resource_types: dict[str, str] = {}
     for logical, declaration in raw_resources.items():
         resource_type = _object(declaration, f"Resources.{logical}").get("Type")
-        if resource_type not in _PROPERTIES:
+        if not isinstance(resource_type, str) or resource_type not in _PROPERTIES:
             raise TemplateValidationError(
                 f"Type must be one of {', '.join(sorted(_PROPERTIES))}, got {resource_type!r}",
                 f"Resources.{logical}",
@@ -291,8 +289,7 @@ def _parse_document(document: Mapping[str, Any], lenient: bool) -> ProvisioningT
     for name, condition in conditions.items():
         check_condition(condition, scope, f"Conditions.{name}", warnings)
     resources = tuple(
-        _parse_resource(logical, declaration, scope, warnings)
-        for logical, declaration in raw_resources.items()
+        _parse_resource(logical, declaration, scope, warnings) for logical, declaration in raw_resources.items()
     )
     for kind in (THING, CERTIFICATE):
         if sum(r.type == kind for r in resources) > 1:
@@ -315,9 +312,7 @@ def _parse_parameters(section: Any, lenient: bool) -> dict[str, str | None]:
             raise TemplateValidationError("Type must be 'String' (the only documented parameter type)", path)
         unknown = set(declaration) - {"Type", "Default", "Description"}
         if unknown and not lenient:
-            raise TemplateValidationError(
-                f"unsupported parameter attribute(s) {', '.join(sorted(unknown))}", path
-            )
+            raise TemplateValidationError(f"unsupported parameter attribute(s) {', '.join(sorted(unknown))}", path)
         default = declaration.get("Default")
         if default is not None and not isinstance(default, str):
             raise TemplateValidationError("Default must be a string", path)
@@ -332,25 +327,17 @@ def _parse_mappings(section: Any) -> dict[str, dict[str, dict[str, Any]]]:
         for top_key, second in _object(top, f"Mappings.{map_name}").items():
             path = f"Mappings.{map_name}.{top_key}"
             if intrinsic_name(second) is not None:
-                raise TemplateValidationError(
-                    "Mappings cannot contain intrinsic functions or parameters", path
-                )
+                raise TemplateValidationError("Mappings cannot contain intrinsic functions or parameters", path)
             result[map_name][top_key] = dict(_object(second, path))
             for key, value in result[map_name][top_key].items():
-                if isinstance(value, str) or (
-                    isinstance(value, list) and all(isinstance(v, str) for v in value)
-                ):
+                if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                     continue
-                problem = (
-                    "intrinsic functions or parameters" if intrinsic_name(value) else "anything but strings"
-                )
+                problem = "intrinsic functions or parameters" if intrinsic_name(value) else "anything but strings"
                 raise TemplateValidationError(f"Mappings cannot contain {problem}", f"{path}.{key}")
     return result
 
 
-def _parse_resource(
-    logical: str, declaration: Mapping[str, Any], scope: Scope, warnings: list[str]
-) -> Resource:
+def _parse_resource(logical: str, declaration: Mapping[str, Any], scope: Scope, warnings: list[str]) -> Resource:
     path = f"Resources.{logical}"
     allowed = {"Type", "Properties", "OverrideSettings"} | (
         {"Condition", "DependsOn", "Metadata"} if scope.lenient else set()
@@ -373,9 +360,7 @@ def _parse_resource(
         _check_certificate(properties, f"{path}.Properties")
     else:
         _check_policy(properties, f"{path}.Properties")
-    overrides = _parse_overrides(
-        resource_type, declaration.get("OverrideSettings"), f"{path}.OverrideSettings"
-    )
+    overrides = _parse_overrides(resource_type, declaration.get("OverrideSettings"), f"{path}.OverrideSettings")
     return Resource(logical, resource_type, dict(properties), overrides, condition)
 
 
@@ -384,9 +369,7 @@ def _check_thing(properties: Mapping[str, Any], path: str) -> None:
     if attributes is not None and intrinsic_name(attributes) is None:
         for name, value in _object(attributes, f"{path}.AttributePayload").items():
             if not isinstance(value, str) and intrinsic_name(value) is None:
-                raise TemplateValidationError(
-                    "attribute values must be strings", f"{path}.AttributePayload.{name}"
-                )
+                raise TemplateValidationError("attribute values must be strings", f"{path}.AttributePayload.{name}")
     groups = properties.get("ThingGroups")
     if groups is not None and intrinsic_name(groups) is None and not isinstance(groups, list):
         raise TemplateValidationError("ThingGroups must be a list", f"{path}.ThingGroups")
@@ -402,9 +385,7 @@ def _check_certificate(properties: Mapping[str, Any], path: str) -> None:
         "CertificatePem",
         "CACertificatePem",
     } & set(properties):
-        raise TemplateValidationError(
-            "specify the certificate only by CertificateId in fleet provisioning", path
-        )
+        raise TemplateValidationError("specify the certificate only by CertificateId in fleet provisioning", path)
     status = properties.get("Status")
     if isinstance(status, str):
         if _certificate_status(status) is None:
@@ -420,9 +401,7 @@ def _check_policy(properties: Mapping[str, Any], path: str) -> None:
     if document is None or _contains_intrinsic(document):
         return
     if not isinstance(document, str | Mapping):
-        raise TemplateValidationError(
-            "must be a JSON object or an escaped JSON string", f"{path}.PolicyDocument"
-        )
+        raise TemplateValidationError("must be a JSON object or an escaped JSON string", f"{path}.PolicyDocument")
     try:
         parse_policy(document)
     except PolicyError as exc:
@@ -457,9 +436,7 @@ def _parse_overrides(resource_type: str, settings: Any, path: str) -> dict[str, 
         except ValueError:
             raise TemplateValidationError(f"{key}: unknown override {value!r}", path) from None
         if override is Override.MERGE and target not in ("attribute_payload", "thing_groups"):
-            raise TemplateValidationError(
-                f"{key}: MERGE is valid only for ThingGroups and AttributePayload", path
-            )
+            raise TemplateValidationError(f"{key}: MERGE is valid only for ThingGroups and AttributePayload", path)
         if target in result and result[target] is not override:
             raise TemplateValidationError(f"{key}: conflicting settings for the same property", path)
         result[target] = override
@@ -575,9 +552,7 @@ class _PlanBuilder:
                     if not isinstance(value, str):
                         raise TemplateEvaluationError(f"attribute {key} must evaluate to a string")
                     if not _ATTRIBUTE_NAME.fullmatch(key) or not _ATTRIBUTE_VALUE.fullmatch(value):
-                        raise TemplateEvaluationError(
-                            f"attribute {key}={value!r} violates AWS's attribute patterns"
-                        )
+                        raise TemplateEvaluationError(f"attribute {key}={value!r} violates AWS's attribute patterns")
                     attributes[key] = value
         groups: tuple[str, ...] = ()
         if "ThingGroups" in props:
@@ -630,9 +605,7 @@ class _PlanBuilder:
             return PolicySpec(resource.logical_id, name)
         document = self._evaluator.evaluate(props["PolicyDocument"])
         if not isinstance(document, str | dict):
-            raise TemplateEvaluationError(
-                f"{where}.PolicyDocument must be a JSON object or an escaped string"
-            )
+            raise TemplateEvaluationError(f"{where}.PolicyDocument must be a JSON object or an escaped string")
         try:
             policy = parse_policy(document)
         except PolicyError as exc:
@@ -653,9 +626,7 @@ class _PlanBuilder:
         if attribute == "Arn":
             region, account = self._aws.get("AWS::Region"), self._aws.get("AWS::AccountId")
             if region is None or account is None:
-                raise TemplateEvaluationError(
-                    "Fn::GetAtt Arn needs AWS::Region and AWS::AccountId configured"
-                )
+                raise TemplateEvaluationError("Fn::GetAtt Arn needs AWS::Region and AWS::AccountId configured")
             return f"arn:{self._aws.get('AWS::Partition', 'aws')}:iot:{region}:{account}:{kind}/{physical}"
         raise TemplateEvaluationError(f"Fn::GetAtt: {logical} has no attribute {attribute} in the emulator")
 
