@@ -1,0 +1,212 @@
+"""The device-facing CoAP API (spec §4) on aiocoap: `p/auth-jwt`, `p/cmd` (Block2), `p/rsp` (Block1) and,
+optionally, `/.dtls/suspend`.
+
+Authentication is per transport session: the sender's address on plain UDP, or the relay socket of one
+DTLS session (see `dtls.py`). A session authenticates with `POST p/auth-jwt` and stays authenticated
+until its JWT expires; the same JWT may authenticate again (the device reuses it for a whole run).
+aiocoap assembles Block1 requests and serves Block2 slices honouring the requested SZX.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from typing import Any
+
+import aiocoap
+import aiocoap.resource
+from aiocoap.numbers.codes import Code
+
+from emulators.nrf.service import Authenticated, DeviceService, Reply
+
+CBOR = 60
+MAX_SESSIONS = 50_000
+_CODES = {"2.01": Code.CREATED, "2.04": Code.CHANGED, "2.05": Code.CONTENT, "4.00": Code.BAD_REQUEST,
+          "4.01": Code.UNAUTHORIZED, "4.03": Code.FORBIDDEN, "4.04": Code.NOT_FOUND,
+          "4.15": Code.UNSUPPORTED_CONTENT_FORMAT, "5.00": Code.INTERNAL_SERVER_ERROR,
+          "5.03": Code.SERVICE_UNAVAILABLE}
+_PATHS = {("p", "auth-jwt"): "auth", ("p", "cmd"): "commands", ("p", "rsp"): "response"}
+
+
+def code_of(text: str) -> Code:
+    if text in _CODES:
+        return _CODES[text]
+    klass, _, detail = text.partition(".")
+    return Code((int(klass) << 5) | int(detail))
+
+
+def _query(message: aiocoap.Message) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in message.opt.uri_query:
+        key, _, value = item.partition("=")
+        out.setdefault(key, value)
+    return out
+
+
+class Sessions:
+    """Authenticated transport sessions, oldest first, bounded."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+        self._by_peer: collections.OrderedDict[str, Authenticated] = collections.OrderedDict()
+
+    def set(self, peer: str, who: Authenticated) -> None:
+        self._by_peer[peer] = who
+        self._by_peer.move_to_end(peer)
+        while len(self._by_peer) > MAX_SESSIONS:
+            self._by_peer.popitem(last=False)
+
+    def get(self, peer: str) -> Authenticated | None:
+        who = self._by_peer.get(peer)
+        if who is not None and who.expires is not None and who.expires < self.now():
+            del self._by_peer[peer]
+            return None
+        return who
+
+    def drop(self, peer: str) -> None:
+        self._by_peer.pop(peer, None)
+
+
+class _Endpoint(aiocoap.resource.Resource):  # type: ignore[misc]
+    def __init__(self, api: CoapApi, resource: str) -> None:
+        super().__init__()
+        self.api = api
+        self.resource = resource
+
+
+class _Auth(_Endpoint):
+    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        return await self.api.auth(request)
+
+
+class _Commands(_Endpoint):
+    async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
+        return await self.api.commands(request)
+
+
+class _Responses(_Endpoint):
+    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        return await self.api.responses(request)
+
+
+class _Suspend(_Endpoint):
+    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        self.api.service.emit("dtls_suspend", peer=request.remote.hostinfo)
+        return aiocoap.Message(code=Code.CHANGED)
+
+
+class CoapApi:
+    def __init__(self, service: DeviceService) -> None:
+        self.service = service
+        self.sessions = Sessions(service.now)
+        self._dropped: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
+
+    def site(self) -> aiocoap.resource.Site:
+        site = aiocoap.resource.Site()
+        site.add_resource(("p", "auth-jwt"), _Auth(self, "auth"))
+        site.add_resource(("p", "cmd"), _Commands(self, "commands"))
+        site.add_resource(("p", "rsp"), _Responses(self, "response"))
+        if self.service.config.dtls_suspend.startswith("2."):
+            site.add_resource((".dtls", "suspend"), _Suspend(self, "suspend"))
+        return site
+
+    def _session_auth(self, peer: str) -> Callable[[], Authenticated | Reply]:
+        def check() -> Authenticated | Reply:
+            who = self.sessions.get(peer)
+            if who is None:
+                self.service.log.info("nrf coap: request from unauthenticated session %s", peer)
+                self.service.emit("auth_rejected", transport="coap", peer=peer, reason="no_session")
+                return Reply("unauthorized")
+            return who
+        return check
+
+    def _hint(self, peer: str) -> str:
+        who = self.sessions.get(peer)
+        return who.device_id if who else ""
+
+    def answer(self, reply: Reply, ok: str) -> aiocoap.Message:
+        if reply.outcome == "ok":
+            return aiocoap.Message(code=code_of(ok), payload=reply.payload,
+                                   content_format=CBOR if reply.payload else None)
+        if reply.outcome == "no_commands":
+            return aiocoap.Message(code=Code.CONTENT)
+        code = reply.coap_code or {"bad_request": "4.00", "unauthorized": "4.01",
+                                   "not_claimed": self.service.config.not_claimed_coap_code}.get(reply.outcome,
+                                                                                                  "5.00")
+        return aiocoap.Message(code=code_of(code))
+
+    async def auth(self, request: aiocoap.Message) -> aiocoap.Message:
+        peer = request.remote.hostinfo
+        try:
+            token = request.payload.decode("ascii").strip()
+        except UnicodeDecodeError:
+            token = ""
+        fault = await self.service.fault("coap", "auth", self.service.token_device(token))
+        reply = self.service.fault_reply(fault) if fault else None
+        if reply is not None:
+            return self.answer(reply, "2.01")
+        who = self.service.authenticate(token, "coap")
+        if isinstance(who, Reply):
+            self.sessions.drop(peer)
+            return self.answer(who, "2.01")
+        self.sessions.set(peer, who)
+        self.service.emit("authenticated", transport="coap", device=who.device_id, peer=peer,
+                          mver=_query(request).get("mver", ""), cver=_query(request).get("cver", ""))
+        return aiocoap.Message(code=Code.CREATED)
+
+    async def commands(self, request: aiocoap.Message) -> aiocoap.Message:
+        peer = request.remote.hostinfo
+        reply = await self.service.fetch("coap", self._hint(peer), self._session_auth(peer), _query(request))
+        return self.answer(reply, "2.05")
+
+    async def responses(self, request: aiocoap.Message) -> aiocoap.Message:
+        peer = request.remote.hostinfo
+        reply = await self.service.respond("coap", self._hint(peer), self._session_auth(peer), request.payload)
+        return self.answer(reply, "2.04")
+
+    def should_drop(self, message: aiocoap.Message) -> bool:
+        """Datagram-level silence: drop a request (and its retransmissions) when a drop fault matches."""
+        if not message.code.is_request():
+            return False
+        peer = message.remote.hostinfo
+        key = (peer, message.mid)
+        if key in self._dropped:
+            return True
+        resource = _PATHS.get(tuple(message.opt.uri_path), "other")
+        if not self.service.peek_drop("coap", resource, self._hint(peer)):
+            return False
+        self._dropped[key] = None
+        while len(self._dropped) > 4096:
+            self._dropped.popitem(last=False)
+        return True
+
+
+def install_drop_filter(context: aiocoap.Context, api: CoapApi) -> None:
+    """Filter datagrams before aiocoap's message layer, which would otherwise ACK every CON request.
+
+    aiocoap offers no hook below the message layer, so the message manager's dispatch is wrapped on this
+    instance only.
+    """
+    for interface in context.request_interfaces:
+        manager: Any = getattr(interface, "token_interface", None)
+        if manager is None or not hasattr(manager, "dispatch_message"):
+            raise RuntimeError("aiocoap internals changed: cannot install the drop filter")
+        original = manager.dispatch_message
+
+        def dispatch(message: aiocoap.Message, _original: Callable[[Any], None] = original) -> None:
+            if api.should_drop(message):
+                api.service.log.info("nrf coap: dropped %s from %s (fault)", message.code,
+                                     message.remote.hostinfo)
+                return
+            _original(message)
+
+        manager.dispatch_message = dispatch
+
+
+def bound_port(context: aiocoap.Context) -> int:
+    for interface in context.request_interfaces:
+        transport = getattr(getattr(getattr(interface, "token_interface", None), "message_interface", None),
+                            "transport", None)
+        if transport is not None:
+            return int(transport.get_extra_info("socket").getsockname()[1])
+    raise RuntimeError("aiocoap internals changed: cannot find the bound port")

@@ -1,0 +1,173 @@
+"""The nRF Cloud provisioning service emulator: wires the service, its HTTPS/HTTP/CoAP/DTLS listeners, the
+management API, and the control routes (faults, devices, queues, emulated network time)."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any, ClassVar
+
+import aiocoap
+from aiohttp import web
+
+from certs.pki import CertifiedKey, create_ca, issue_server_cert, load_certificate, load_private_key
+from emulators.base import Emulator, EmulatorContext, Listener
+from emulators.faults import FaultPlan, fault_openapi, fault_routes
+from emulators.nrf.coap import CoapApi, bound_port, install_drop_filter
+from emulators.nrf.config import NrfConfig
+from emulators.nrf.http import DeviceHttp, tls_context
+from emulators.nrf.management import ManagementApi
+from emulators.nrf.service import FAULT_ACTIONS, DeviceService
+from emulators.nrf.store import NrfStore
+
+OTHER_CA_STEM, OTHER_SERVER_STEM = "nrf-other-ca", "nrf-other-ca-server"
+
+
+class NrfEmulator(Emulator):
+    name: ClassVar[str] = "nrf"
+    config_class: ClassVar[type] = NrfConfig
+
+    def __init__(self, config: NrfConfig, ctx: EmulatorContext) -> None:
+        super().__init__(config, ctx)
+        self.config: NrfConfig = config
+        self.faults = FaultPlan(FAULT_ACTIONS)
+        self.store = NrfStore(ctx.db)
+        self.service = DeviceService(config, self.store, self.faults, ctx.clock.now, self.emit, self.log)
+        self.management = ManagementApi(self.service, self.store)
+        self.http = DeviceHttp(self.service, self.management)
+        self.coap = CoapApi(self.service)
+        self._runners: list[web.AppRunner] = []
+        self._listeners: list[Listener] = []
+        self._coap_context: aiocoap.Context | None = None
+        self._dtls: Any = None
+        self._other: CertifiedKey | None = None
+
+    # --- the second CA for FAILED_WRONG_ROOT_CA ---
+    def other_ca_server(self) -> CertifiedKey:
+        """A server certificate chained to a CA the device does not trust (made once, kept in the PKI dir)."""
+        if self._other is None:
+            pki_dir = self.ctx.pki.directory
+            cert_path, key_path = pki_dir / f"{OTHER_SERVER_STEM}.pem", pki_dir / f"{OTHER_SERVER_STEM}.key"
+            if cert_path.exists() and key_path.exists():
+                self._other = CertifiedKey(load_certificate(cert_path.read_bytes()),
+                                           load_private_key(key_path.read_bytes()))
+            else:
+                other_ca = create_ca("provemu nRF wrong root CA", key_type="ec")
+                self.ctx.pki.write_pair(OTHER_CA_STEM, other_ca)
+                names = [str(v) for v in self._server_names()]
+                self._other = issue_server_cert(other_ca, names)
+                self.ctx.pki.write_pair(OTHER_SERVER_STEM, self._other)
+        return self._other
+
+    def _server_names(self) -> list[str]:
+        from cryptography import x509
+        san = self.ctx.pki.server.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return [*map(str, san.get_values_for_type(x509.DNSName)),
+                *map(str, san.get_values_for_type(x509.IPAddress))]
+
+    def _wrong_context(self) -> ssl.SSLContext:
+        pki_dir = self.ctx.pki.directory
+        self.other_ca_server()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pki_dir / f"{OTHER_SERVER_STEM}.pem", pki_dir / f"{OTHER_SERVER_STEM}.key")
+        return context
+
+    # --- lifecycle ---
+    async def start(self) -> None:
+        host = self.ctx.host
+        app = self.http.app()
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        self._runners.append(runner)
+        self.other_ca_server()
+        context = tls_context(self.ctx.pki.server_ssl_context(), self._wrong_context, self.service)
+        self._listeners.append(await _site(runner, "https", "tls", host, self.config.https_port, context))
+        if self.config.http_port is not None:
+            self._listeners.append(await _site(runner, "http", "tcp", host, self.config.http_port, None))
+        self._coap_context = await aiocoap.Context.create_server_context(
+            self.coap.site(), bind=(host, self.config.coap_port), transports=["udp6"])
+        install_drop_filter(self._coap_context, self.coap)
+        coap_port = bound_port(self._coap_context)
+        self._listeners.append(Listener("coap", "udp", host, coap_port))
+        if self.config.dtls_port is not None:
+            from emulators.nrf.dtls import DtlsFront
+            self._dtls = DtlsFront(self.ctx.pki, self.other_ca_server(), self.service, (host, coap_port))
+            port = await self._dtls.start(host, self.config.dtls_port)
+            self._listeners.append(Listener("coaps", "dtls", host, port))
+        self.emit("started", listeners=[lst.to_json() for lst in self._listeners])
+
+    async def stop(self) -> None:
+        if self._dtls is not None:
+            await self._dtls.stop()
+            self._dtls = None
+        if self._coap_context is not None:
+            await self._coap_context.shutdown()
+            self._coap_context = None
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+
+    def listeners(self) -> list[Listener]:
+        return list(self._listeners)
+
+    def ready_info(self) -> dict[str, str]:
+        return {"ca": str(self.ctx.pki.ca_path), "api_key": self.config.api_key or "(none)"}
+
+    # --- control API ---
+    def control_routes(self) -> list[web.RouteDef]:
+        async def network_time(request: web.Request) -> web.Response:
+            device = request.query.get("device", "")
+            value = self.service.network_time(device)
+            if value is None:
+                return web.json_response({"message": "no network time"}, status=503)
+            return web.json_response({"time": value})
+
+        async def queue(request: web.Request) -> web.Response:
+            device_id = request.match_info["device_id"]
+            if self.store.device(device_id) is None:
+                return web.json_response({"message": "Device not claimed"}, status=404)
+            return web.json_response({"items": [
+                {"correlationId": q.corr_id, "commandId": q.command_id, "type": type(q.command).__name__}
+                for q in self.store.pending(device_id)]})
+
+        async def sessions(_: web.Request) -> web.Response:
+            return web.json_response({"coapSessions": len(self.coap.sessions._by_peer)})
+
+        return [*fault_routes(self.faults), web.get("/network-time", network_time),
+                web.get("/devices/{device_id}/queue", queue), web.get("/sessions", sessions),
+                *self.management.routes(require_key=False)]
+
+    def openapi_paths(self) -> dict[str, Any]:
+        prefix = "/api/nrf"
+        ok = {"200": {"description": "ok"}}
+        paths: dict[str, Any] = fault_openapi(prefix, self.faults)
+        paths[f"{prefix}/network-time"] = {"get": {
+            "summary": "Emulated network time (NITZ) for a fake device; 503 under no_valid_datetime",
+            "parameters": [{"name": "device", "in": "query", "schema": {"type": "string"}}],
+            "responses": {**ok, "503": {"description": "no network time"}}}}
+        paths[f"{prefix}/devices/{{device_id}}/queue"] = {"get": {
+            "summary": "Pending device commands in delivery order", "responses": ok}}
+        paths[f"{prefix}/sessions"] = {"get": {"summary": "Authenticated CoAP sessions", "responses": ok}}
+        management = {
+            "/v1/claimed-devices": {"post": "Claim (JSON claimToken/tags[/publicKey]; ?dryrun=true; CSV bulk)",
+                                    "get": "List claimed devices"},
+            "/v1/identities/claimed-devices": {"post": "Claim (alias)"},
+            "/v1/claimed-devices/bulk": {"post": "Bulk claim (CSV) → 202 bulkOpsRequestId"},
+            "/v1/claimed-devices/{device_id}": {"get": "One claimed device", "delete": "Unclaim (204/404)"},
+            "/v1/claimed-devices/{device_id}/provisioning": {"post": "Create a provisioning command (201)",
+                                                             "get": "List the device's commands"},
+            "/v1/claimed-devices/{device_id}/provisioning/{command_id}": {"get": "Command status and response"},
+            "/v1/provisioning-rules": {"post": "Create a rule (201)", "get": "List rules"},
+            "/v1/provisioning/tags": {"post": "Create a tag", "get": "List tags"},
+        }
+        for path, methods in management.items():
+            paths[f"{prefix}{path}"] = {m: {"summary": s + " (also on the HTTPS port at " + path +
+                                            " with the API key)", "responses": ok} for m, s in methods.items()}
+        return paths
+
+
+async def _site(runner: web.AppRunner, name: str, transport: str, host: str, port: int,
+                context: ssl.SSLContext | None) -> Listener:
+    site = web.TCPSite(runner, host, port, ssl_context=context)
+    await site.start()
+    sockets = getattr(site._server, "sockets", None) or []  # aiohttp has no public bound-port accessor
+    return Listener(name, transport, host, int(sockets[0].getsockname()[1]) if sockets else port)

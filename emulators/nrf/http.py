@@ -1,0 +1,86 @@
+"""The device-facing HTTP(S) REST API (spec §3) and the management API on one aiohttp application.
+
+Replies carry as few headers as aiohttp allows, because the device counts status line + headers + body
+against `rxMaxSize`. The TLS context swaps in a certificate from another CA when a `wrong_root_ca` fault
+matches the handshake (FAILED_WRONG_ROOT_CA on the device).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+
+from aiohttp import web
+
+from emulators.nrf.management import ManagementApi
+from emulators.nrf.service import Authenticated, DeviceService, Reply
+
+MAX_BODY = 64 * 1024
+_HEADERS = {"Server": "nrf"}
+
+
+def _bearer(request: web.Request) -> str:
+    value = request.headers.get("Authorization", "")
+    return value[7:].strip() if value.startswith("Bearer ") else ""
+
+
+class DeviceHttp:
+    def __init__(self, service: DeviceService, management: ManagementApi) -> None:
+        self.service = service
+        self.management = management
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.add_routes([web.get("/v1/provisioning/commands", self.commands),
+                        web.post("/v1/provisioning/response", self.response),
+                        *self.management.routes(require_key=True)])
+        return app
+
+    def _auth(self, token: str) -> Callable[[], Authenticated | Reply]:
+        return lambda: self.service.authenticate(token, "http") if token else Reply("unauthorized")
+
+    async def commands(self, request: web.Request) -> web.StreamResponse:
+        token = _bearer(request)
+        reply = await self.service.fetch("http", self.service.token_device(token), self._auth(token),
+                                         request.query)
+        return await self._answer(request, reply, 200)
+
+    async def response(self, request: web.Request) -> web.StreamResponse:
+        token = _bearer(request)
+        try:
+            payload = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            self.service.log.warning("nrf http: response body too large from %s", request.remote)
+            return web.Response(status=413, headers=_HEADERS)
+        reply = await self.service.respond("http", self.service.token_device(token), self._auth(token), payload)
+        return await self._answer(request, reply, 200)
+
+    async def _answer(self, request: web.Request, reply: Reply, ok: int) -> web.StreamResponse:
+        if reply.outcome == "ok":
+            if reply.payload:
+                return web.Response(status=ok, body=reply.payload, content_type="application/cbor",
+                                    headers=_HEADERS)
+            return web.Response(status=ok, headers=_HEADERS)
+        if reply.outcome == "drop":
+            if reply.params.get("mode", "close") == "silence":
+                await asyncio.sleep(float(reply.params.get("seconds", 60.0)))
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError  # nothing may be written on an aborted connection
+        status = {"no_commands": 204, "bad_request": 400, "unauthorized": 401,
+                  "not_claimed": self.service.config.not_claimed_http_status}.get(reply.outcome)
+        return web.Response(status=reply.http_status or status or 500, headers=_HEADERS)
+
+
+def tls_context(base: ssl.SSLContext, wrong: Callable[[], ssl.SSLContext], service: DeviceService) -> ssl.SSLContext:
+    """`base`, switching a handshake to the context from `wrong()` when a wrong_root_ca fault matches."""
+
+    def choose(sock: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext) -> None:
+        fault = service.faults.take(transport="https", resource="handshake", device="", sni=server_name or "")
+        if fault is not None and fault.action == "wrong_root_ca":
+            service.emit("fault", action="wrong_root_ca", fault=fault.id, transport="https")
+            sock.context = wrong()
+
+    base.sni_callback = choose
+    return base

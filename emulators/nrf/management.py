@@ -1,0 +1,247 @@
+"""The management REST API (JSON) of the provisioning service (spec §8), as aiohttp routes.
+
+Served at `/v1/...` on the HTTPS listener with `Authorization: Bearer <api key>`, and mirrored without the
+key under the control API (`/api/nrf/v1/...`). Status codes follow what nrfcloud-utils expects: claim 201,
+dry run 202, unclaim 204 (404 when not claimed), create command 201, read command 200, rule create 201.
+Emulator extension: a claim may carry `publicKey` (PEM of the device identity key), which enables JWT
+signature checks and, with `verify_attestation`, a check of the claim token's COSE signature.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from emulators.nrf.service import DeviceService
+from emulators.nrf.store import Device, NrfStore
+from protocols.nrf import cose
+from protocols.nrf.requests import RequestError, device_commands
+
+Handler = Callable[[web.Request], Any]
+
+
+def device_json(device: Device, owner_id: str) -> dict[str, Any]:
+    return {"id": device.device_id, "deviceType": cose.DEVICE_TYPES.get(device.device_type, "unknown"),
+            "firmwareId": device.firmware_id, "ownerId": owner_id, "ownershipStatus": "IDENTIFIED",
+            "tags": device.tags, "status": "READY", "claimedAt": device.claimed_at,
+            "publicKeyRegistered": device.public_key is not None}
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"message": message}, status=status)
+
+
+class ManagementApi:
+    def __init__(self, service: DeviceService, store: NrfStore) -> None:
+        self.service = service
+        self.store = store
+
+    @property
+    def config(self) -> Any:
+        return self.service.config
+
+    def routes(self, require_key: bool) -> list[web.RouteDef]:
+        def guard(handler: Handler) -> Handler:
+            async def checked(request: web.Request) -> web.StreamResponse:
+                key = self.config.api_key
+                if require_key and key and request.headers.get("Authorization") != f"Bearer {key}":
+                    self.service.log.warning("nrf management: bad API key from %s", request.remote)
+                    return _error(401, "Unauthorized")
+                try:
+                    result: web.StreamResponse = await handler(request)
+                    return result
+                except (ValueError, UnicodeDecodeError) as exc:
+                    return _error(400, f"Bad request: {exc}")
+
+            return checked
+
+        return [
+            web.post("/v1/claimed-devices", guard(self.claim)),
+            web.post("/v1/identities/claimed-devices", guard(self.claim)),
+            web.post("/v1/claimed-devices/bulk", guard(self.bulk)),
+            web.get("/v1/claimed-devices", guard(self.list_devices)),
+            web.get("/v1/claimed-devices/{device_id}", guard(self.get_device)),
+            web.delete("/v1/claimed-devices/{device_id}", guard(self.unclaim)),
+            web.delete("/v1/identities/claimed-devices/{device_id}", guard(self.unclaim)),
+            web.post("/v1/claimed-devices/{device_id}/provisioning", guard(self.create_command)),
+            web.get("/v1/claimed-devices/{device_id}/provisioning", guard(self.list_commands)),
+            web.get("/v1/claimed-devices/{device_id}/provisioning/{command_id}", guard(self.get_command)),
+            web.post("/v1/provisioning-rules", guard(self.create_rule)),
+            web.get("/v1/provisioning-rules", guard(self.list_rules)),
+            web.post("/v1/provisioning/tags", guard(self.create_tag)),
+            web.get("/v1/provisioning/tags", guard(self.list_tags)),
+        ]
+
+    # --- claims ---
+    def _claim_one(self, token_text: Any, tags: Any, public_key: Any, dry_run: bool) -> web.Response:
+        if not isinstance(token_text, str) or not token_text:
+            return _error(400, "claimToken is required")
+        if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+            return _error(400, "tags must be a list of strings")
+        try:
+            token = cose.parse_attestation_token(token_text)
+        except cose.TokenError as exc:
+            self.service.log.warning("nrf management: bad claim token: %s", exc)
+            return _error(400, f"Invalid claim token: {exc}")
+        key_pem: str | None = None
+        if public_key is not None:
+            try:
+                key = serialization.load_pem_public_key(str(public_key).encode())
+            except ValueError:
+                return _error(400, "publicKey is not a PEM public key")
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                return _error(400, "publicKey must be an EC P-256 key")
+            if self.config.verify_attestation:
+                try:
+                    cose.verify_attestation_token(token, key)
+                except cose.TokenError:
+                    return _error(400, "claim token signature does not match publicKey")
+            key_pem = str(public_key)
+        if self.store.device(token.device_id) is not None:
+            return _error(409, "Device is already claimed")
+        if dry_run:
+            return web.json_response({"id": token.device_id}, status=202)
+        now = self.service.now()
+        try:
+            device = self.store.claim(token.device_id, token.device_type, token.firmware_id, key_pem,
+                                      tags or [], token_text, now)
+        except sqlite3.IntegrityError:
+            return _error(409, "Device is already claimed")
+        self.service.forget_key(device.device_id)
+        self.service.emit("claimed", device=device.device_id, tags=device.tags)
+        self._apply_rules(device)
+        return web.json_response(device_json(device, self.config.owner_id), status=201)
+
+    def _apply_rules(self, device: Device) -> None:
+        for rule in self.store.rules():
+            if rule.get("active", True) and set(rule.get("tags", [])) & set(device.tags):
+                for item in rule.get("commands", []):
+                    self._create(device.device_id, item.get("request"), rule.get("name", "rule"))
+
+    async def claim(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        content_type = request.headers.get("Content-Type", "") + request.headers.get("contentType", "")
+        if "csv" in content_type or (raw[:1] == b'"' and b"{" not in raw[:2]):
+            return self._claim_csv(raw.decode())
+        body = json.loads(raw or b"null")
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        dry_run = request.query.get("dryrun", "").lower() == "true"
+        return self._claim_one(body.get("claimToken"), body.get("tags"), body.get("publicKey"), dry_run)
+
+    def _claim_csv(self, text: str) -> web.Response:
+        claimed, failed = [], []
+        for row in csv.reader(io.StringIO(text)):
+            if not row or not row[0].strip():
+                continue
+            tags = [t for t in (row[1].split(",") if len(row) > 1 else []) if t]
+            answer = self._claim_one(row[0].strip(), tags, None, dry_run=False)
+            body = json.loads(answer.body) if isinstance(answer.body, bytes) else {}
+            if answer.status == 201:
+                claimed.append(body["id"])
+            else:
+                failed.append({"claimToken": row[0][:32] + "...", "message": body.get("message", "")})
+        return web.json_response({"claimedIds": claimed, "failed": failed}, status=201)
+
+    async def bulk(self, request: web.Request) -> web.Response:
+        answer = self._claim_csv((await request.read()).decode())
+        summary = json.loads(answer.body) if isinstance(answer.body, bytes) else {}
+        request_id = str(uuid.uuid4())
+        self.service.emit("bulk_claim", request_id=request_id, **summary)
+        return web.json_response({"bulkOpsRequestId": request_id}, status=202)
+
+    async def list_devices(self, request: web.Request) -> web.Response:
+        items = [device_json(d, self.config.owner_id) for d in self.store.devices()]
+        return web.json_response({"items": items, "total": len(items)})
+
+    async def get_device(self, request: web.Request) -> web.Response:
+        device = self.store.device(request.match_info["device_id"])
+        if device is None:
+            return _error(404, "Device not found")
+        return web.json_response(device_json(device, self.config.owner_id))
+
+    async def unclaim(self, request: web.Request) -> web.Response:
+        device_id = request.match_info["device_id"]
+        if not self.store.unclaim(device_id):
+            return _error(404, "Device not claimed")
+        self.service.forget_key(device_id)
+        self.service.emit("unclaimed", device=device_id)
+        return web.Response(status=204)
+
+    # --- commands ---
+    def _create(self, device_id: str, request_body: Any, description: str) -> dict[str, Any]:
+        if self.store.open_commands(device_id) >= self.config.max_commands_per_device:
+            raise RequestError(f"at most {self.config.max_commands_per_device} pending commands per device")
+        corr_id = self.store.next_corr_id(device_id)
+        kind, commands = device_commands(request_body, corr_id)
+        created = self.store.add_command(device_id, kind, request_body, description, commands,
+                                         self.service.now())
+        self.service.emit("command_created", device=device_id, command=created["id"], type=kind,
+                          ids=created["correlationIds"])
+        return created
+
+    async def create_command(self, request: web.Request) -> web.Response:
+        device_id = request.match_info["device_id"]
+        if self.store.device(device_id) is None:
+            return _error(404, "Device not claimed")
+        body = await request.json()
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        description = body.get("description", "")
+        if not isinstance(description, str):
+            return _error(400, "description must be a string")
+        try:
+            created = self._create(device_id, body.get("request"), description)
+        except RequestError as exc:
+            return _error(400, str(exc))
+        return web.json_response(created, status=201)
+
+    async def list_commands(self, request: web.Request) -> web.Response:
+        device_id = request.match_info["device_id"]
+        if self.store.device(device_id) is None:
+            return _error(404, "Device not claimed")
+        items = self.store.commands(device_id)
+        return web.json_response({"items": items, "total": len(items)})
+
+    async def get_command(self, request: web.Request) -> web.Response:
+        found = self.store.command(request.match_info["device_id"], request.match_info["command_id"])
+        if found is None:
+            return _error(404, "Command not found")
+        return web.json_response(found)
+
+    # --- rules and tags ---
+    async def create_rule(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            return _error(400, "a rule needs a name")
+        commands = body.get("commands", [])
+        if not isinstance(commands, list) or not all(isinstance(c, dict) for c in commands):
+            return _error(400, "commands must be a list of {request: ...}")
+        try:
+            for item in commands:
+                device_commands(item.get("request"), "check")
+        except RequestError as exc:
+            return _error(400, str(exc))
+        return web.json_response(self.store.add_rule(body, self.service.now()), status=201)
+
+    async def list_rules(self, request: web.Request) -> web.Response:
+        return web.json_response({"items": self.store.rules()})
+
+    async def create_tag(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("tag"), str) or not body["tag"]:
+            return _error(400, "tag is required")
+        created = self.store.add_tag(body["tag"], str(body.get("description", "")))
+        return web.json_response({"tag": body["tag"]}, status=201 if created else 200)
+
+    async def list_tags(self, request: web.Request) -> web.Response:
+        return web.json_response({"items": self.store.tags()})
