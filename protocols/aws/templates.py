@@ -89,6 +89,7 @@ _THING_OVERRIDE_KEYS = {
     "ThingGroups": "thing_groups",
     "THING_GROUPS": "thing_groups",
 }
+_CERTIFICATE_OVERRIDE_KEYS = {"Status": "status"}
 _NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 _POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 _ATTRIBUTE_NAME = re.compile(r"[a-zA-Z0-9_.,@/:#-]{1,128}")
@@ -425,10 +426,7 @@ def _parse_overrides(resource_type: str, settings: Any, path: str) -> dict[str, 
         raise TemplateValidationError("OverrideSettings are not available for policies", path)
     result: dict[str, Override] = {}
     for key, value in _object(settings, path).items():
-        if resource_type == THING:
-            target = _THING_OVERRIDE_KEYS.get(key)
-        else:
-            target = "status" if key == "Status" else None
+        target = (_THING_OVERRIDE_KEYS if resource_type == THING else _CERTIFICATE_OVERRIDE_KEYS).get(key)
         if target is None:
             raise TemplateValidationError(f"no override setting {key!r} for {resource_type}", path)
         try:
