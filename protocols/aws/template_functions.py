@@ -140,7 +140,9 @@ def check_sub_string(text: str, variables: Mapping[str, Any], scope: Scope, path
         name = match.group(1)
         if name.startswith("!") or name in variables:
             continue
-        if scope.lenient and "." in name and name.split(".", 1)[0] in scope.resources:
+        if "." in name and name.split(".", 1)[0] in scope.resources:
+            if not scope.lenient:
+                raise TemplateValidationError(f"${{{name}}} is a resource attribute (enable lenient mode)", path)
             logical, attribute = name.split(".", 1)
             _check_getatt(logical, attribute, scope, path)
             continue

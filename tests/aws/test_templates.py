@@ -407,6 +407,7 @@ def test_sub_both_forms_and_escape():
         {"Fn::GetAtt": ["certificate", "Arn"]},
         {"Fn::Not": [{"Fn::Equals": ["a", "b"]}]},
         {"Ref": "certificate"},
+        {"Fn::Sub": "${certificate.Arn}"},
     ],
 )
 def test_undocumented_functions_rejected_unless_lenient(expression):
@@ -782,6 +783,22 @@ def test_policy_document_with_intrinsics():
     bad["Resources"]["policy"]["Properties"]["PolicyDocument"] = {"Fn::Sub": '{"Statement": "${ThingName}"}'}
     with pytest.raises(TemplateEvaluationError, match="PolicyDocument"):
         parse_template(bad).evaluate({"ThingName": "a"}, certificate_id=CERT_ID)
+
+
+def test_policy_variables_in_template_policy_stay_literal():
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}",
+            }
+        ],
+    }
+    body = minimal(Resources={"p": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": document}}})
+    (policy,) = parse_template(body).evaluate({}, certificate_id=CERT_ID).policies
+    assert policy.policy is not None and policy.policy.document() == document
 
 
 def test_template_without_resources_of_any_kind():
