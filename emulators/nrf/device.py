@@ -1,0 +1,348 @@
+"""The fake nRF91 device: the sans-I/O library engine and emulated modem driven over real sockets.
+
+`FakeDevice` executes the engine's effects: AT commands go to the emulated modem, HTTP requests to
+aiohttp (a new connection per request, as the device's REST client does), CoAP requests to an aiocoap
+client context per connection, over plain UDP or a DTLS tunnel. The built-in application reacts to
+NEED_LTE_DEACTIVATED / NEED_LTE_ACTIVATED by switching the modem to CFUN=4 / CFUN=1, like the sample.
+Network time comes from the system clock, or from an emulated network-time URL (NITZ stand-in).
+It works against the emulator or any base URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import ssl
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiocoap
+import aiohttp
+from aiocoap.numbers import TransportTuning
+from aiocoap.optiontypes import BlockOption
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from yarl import URL
+
+from emulators.clock import Clock, SystemClock
+from emulators.nrf.dtls import DtlsError, DtlsTunnel
+from protocols.nrf.client import (
+    At,
+    CoapClose,
+    CoapConnect,
+    CoapRequest,
+    CoapResult,
+    Effect,
+    Emit,
+    HttpRequest,
+    HttpResult,
+    LibraryConfig,
+    ProvisioningLibrary,
+    WaitMode,
+    WaitValidTime,
+)
+from protocols.nrf.modem import Modem
+from protocols.nrf.results import Errno, Event
+
+EventCallback = Callable[["FakeDevice", Emit], Awaitable[None] | None]
+
+
+@dataclass
+class DeviceIdentity:
+    device_id: str
+    identity_key: ec.EllipticCurvePrivateKey
+    firmware_id: str
+    imei: str = "351358811124234"
+    device_type: int = 4
+
+    @classmethod
+    def generate(cls, device_type: int = 4) -> DeviceIdentity:
+        imei = "35" + "".join(random.choice("0123456789") for _ in range(13))
+        return cls(str(uuid.uuid4()), ec.generate_private_key(ec.SECP256R1()), str(uuid.uuid4()), imei,
+                   device_type)
+
+    @property
+    def public_key_pem(self) -> str:
+        return self.identity_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@dataclass
+class DeviceOptions:
+    http_url: str = "https://127.0.0.1:8443"
+    coap_url: str = "coaps://127.0.0.1:5684"
+    ca_file: Path | None = None
+    server_name: str | None = None
+    connect_timeout: float = 10.0
+    http_timeout: float = 30.0
+    coap_timeout: float = 30.0
+    coap_ack_timeout: float = 2.0
+    coap_max_retransmit: int = 4
+    network_time_url: str | None = None
+    lte_follows: bool = True
+    user_agent: str = "Zephyr/4.1 (provemu nrf9151dk/nrf9151/ns)"
+    firmware_version: str = "mfw_nrf91x1_2.0.2"
+    iss_prefix: str = "nRF9160"
+
+
+class _Tuning(TransportTuning):  # type: ignore[misc]
+    def __init__(self, ack_timeout: float, max_retransmit: int) -> None:
+        super().__init__()
+        self.ACK_TIMEOUT = ack_timeout
+        self.MAX_RETRANSMIT = max_retransmit
+
+
+def _coap_code(code: Any) -> str:
+    value = int(code)
+    return f"{value >> 5}.{value & 0x1F:02d}"
+
+
+@dataclass
+class FakeDevice:
+    identity: DeviceIdentity
+    library: LibraryConfig = field(default_factory=LibraryConfig)
+    options: DeviceOptions = field(default_factory=DeviceOptions)
+    settings: dict[str, str] = field(default_factory=dict)
+    on_event: EventCallback | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    http_session: aiohttp.ClientSession | None = None
+
+    def __post_init__(self) -> None:
+        o = self.options
+        self.modem = Modem(self.identity.identity_key, self.identity.device_id, self.identity.firmware_id,
+                           self.identity.imei, o.firmware_version, self.identity.device_type, o.iss_prefix)
+        self.lib = ProvisioningLibrary(self.library, self.settings, rand=lambda: random.getrandbits(31))
+        self.events: list[Emit] = []
+        self._coap: aiocoap.Context | None = None
+        self._coap_target: tuple[str, int] | None = None
+        self._tunnel: DtlsTunnel | None = None
+        self._own_session = False
+        self._booted = False
+
+    # --- lifecycle ---
+    async def boot(self) -> None:
+        """Power on: take network time (NITZ) and bring LTE up, as the sample application does."""
+        await self._refresh_network_time()
+        self.modem.handle("AT+CFUN=1", self.clock.now())
+        self._booted = True
+
+    async def close(self) -> None:
+        await self._coap_close()
+        if self._own_session and self.http_session is not None:
+            await self.http_session.close()
+            self.http_session = None
+
+    async def __aenter__(self) -> FakeDevice:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def at(self, command: str) -> str:
+        """Send one AT command to the emulated modem (what an application or shell would do)."""
+        return self.modem.handle(command, self.clock.now())
+
+    def attestation_token(self) -> str:
+        return self.modem.attestation_token().text
+
+    async def trigger(self) -> tuple[list[Emit], int | None]:
+        """`nrf_provisioning_trigger_manually()`: run one work item; its events and the next delay."""
+        if not self._booted:
+            await self.boot()
+        first = len(self.events)
+        generator = self.lib.work()
+        value: Any = None
+        try:
+            while True:
+                effect = generator.send(value)
+                value = await self._execute(effect)
+        except StopIteration as stop:
+            delay: int | None = stop.value
+        finally:
+            await self._coap_close()
+        return self.events[first:], delay
+
+    async def run_scheduled(self, max_work: int, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """Scheduled mode: work items back to back with the library's delays (`max_work` bounds the loop)."""
+        for _ in range(max_work):
+            _, delay = await self.trigger()
+            if delay is None:
+                return
+            await sleep(delay)
+
+    # --- effects ---
+    async def _execute(self, effect: Effect) -> Any:
+        if isinstance(effect, Emit):
+            self.events.append(effect)
+            await self._application(effect)
+            return None
+        if isinstance(effect, At):
+            return self.modem.handle(effect.command, self.clock.now())
+        if isinstance(effect, WaitMode):
+            return await self._wait(lambda: self.modem.mode == effect.mode, effect.timeout)
+        if isinstance(effect, WaitValidTime):
+            return await self._wait_time(effect.timeout)
+        if isinstance(effect, HttpRequest):
+            return await self._http(effect)
+        if isinstance(effect, CoapConnect):
+            return await self._coap_connect()
+        if isinstance(effect, CoapClose):
+            await self._coap_close()
+            return None
+        return await self._coap_request(effect)
+
+    async def _application(self, emit: Emit) -> None:
+        if self.options.lte_follows:
+            if emit.event is Event.NEED_LTE_DEACTIVATED:
+                self.modem.handle("AT+CFUN=4", self.clock.now())
+            elif emit.event is Event.NEED_LTE_ACTIVATED:
+                await self._refresh_network_time()
+                self.modem.handle("AT+CFUN=1", self.clock.now())
+        if self.on_event is not None:
+            result = self.on_event(self, emit)
+            if inspect.isawaitable(result):
+                await result
+
+    async def _wait(self, condition: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
+        return True
+
+    async def _wait_time(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.modem.has_time:
+            await self._refresh_network_time()
+            if self.modem.nitz_offset is not None and self.modem.mode in (1, 21):
+                self.modem.set_time(self.modem.nitz_offset)
+                break
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
+        return True
+
+    async def _refresh_network_time(self) -> None:
+        url = self.options.network_time_url
+        if url is None:
+            self.modem.nitz_offset = 0.0
+            return
+        try:
+            async with aiohttp.ClientSession() as session, session.get(
+                    url, params={"device": self.identity.device_id},
+                    timeout=aiohttp.ClientTimeout(total=self.options.connect_timeout)) as response:
+                if response.status != 200:
+                    self.modem.nitz_offset = None
+                    return
+                body = await response.json()
+            self.modem.nitz_offset = float(body["time"]) - self.clock.now()
+        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError):
+            self.modem.nitz_offset = None
+
+    # --- HTTP ---
+    def _ssl(self) -> ssl.SSLContext | bool:
+        if urlsplit(self.options.http_url).scheme != "https":
+            return False
+        context = ssl.create_default_context(cafile=str(self.options.ca_file) if self.options.ca_file else None)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    async def _http(self, effect: HttpRequest) -> HttpResult:
+        o = self.options
+        if self.http_session is None:
+            self.http_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
+            self._own_session = True
+        parts = urlsplit(o.http_url)
+        host = o.server_name or parts.hostname or ""
+        headers = {"Host": host, "Authorization": f"Bearer {effect.jwt}", "User-Agent": o.user_agent,
+                   "Connection": "close"}
+        if effect.method == "GET":
+            headers.update({"Accept": "application/cbor", "Content-Type": "*/*"})
+        else:
+            headers.update({"Content-Type": "application/cbor", "Accept": "*/*"})
+        timeout = aiohttp.ClientTimeout(total=None, connect=o.connect_timeout, sock_read=o.http_timeout)
+        url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{effect.target}"
+        try:
+            async with self.http_session.request(
+                    effect.method, URL(url, encoded=True), data=effect.body, headers=headers,
+                    ssl=self._ssl(), server_hostname=o.server_name, timeout=timeout,
+                    skip_auto_headers=("Accept-Encoding",)) as response:
+                body = await response.read()
+                size = len(f"HTTP/1.1 {response.status} {response.reason}\r\n") + 2 + len(body) + sum(
+                    len(k) + len(v) + 4 for k, v in response.raw_headers)
+                return HttpResult(response.status, body, size)
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError, ssl.SSLError):
+            return HttpResult(None, errno=Errno.ECONNREFUSED)
+        except aiohttp.ConnectionTimeoutError:
+            return HttpResult(None, errno=Errno.ETIMEDOUT)
+        except aiohttp.ClientConnectorDNSError:
+            return HttpResult(None, errno=Errno.EFAULT)
+        except aiohttp.ClientConnectorError:
+            return HttpResult(None, errno=Errno.ECONNREFUSED)
+        except (aiohttp.ClientError, TimeoutError, ConnectionError):
+            return HttpResult(None, errno=Errno.ESHUTDOWN)
+
+    # --- CoAP ---
+    async def _coap_connect(self) -> Errno | None:
+        await self._coap_close()
+        parts = urlsplit(self.options.coap_url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or (5684 if parts.scheme == "coaps" else 5683)
+        if parts.scheme == "coaps":
+            tunnel = DtlsTunnel(host, port, self.options.ca_file, self.options.server_name)
+            try:
+                await tunnel.connect(self.options.connect_timeout)
+            except DtlsError as exc:
+                return Errno.ECONNREFUSED if exc.verify_failed else Errno.ETIMEDOUT
+            except OSError:
+                return Errno.ECONNREFUSED
+            self._tunnel = tunnel
+            self._coap_target = tunnel.local_address
+        else:
+            self._coap_target = (host, port)
+        self._coap = await aiocoap.Context.create_client_context(transports=["udp6"])
+        return None
+
+    async def _coap_close(self) -> None:
+        if self._coap is not None:
+            await self._coap.shutdown()
+            self._coap = None
+        if self._tunnel is not None:
+            self._tunnel.close()
+            self._tunnel = None
+
+    async def _coap_request(self, effect: CoapRequest) -> CoapResult:
+        if self._coap is None or self._coap_target is None:
+            return CoapResult(None, errno=Errno.ENOTSUP)
+        o = self.options
+        host, port = self._coap_target
+        message = aiocoap.Message(
+            code=aiocoap.GET if effect.method == "GET" else aiocoap.POST,
+            uri=f"coap://{host}:{port}", payload=effect.payload,
+            transport_tuning=_Tuning(o.coap_ack_timeout, o.coap_max_retransmit) if effect.confirmable
+            else aiocoap.Unreliable)
+        message.opt.uri_path = effect.path
+        message.opt.uri_query = effect.query
+        if effect.content_format is not None:
+            message.opt.content_format = effect.content_format
+        if effect.block2_szx is not None:
+            message.opt.block2 = BlockOption.BlockwiseTuple(0, 0, effect.block2_szx)
+        wait = o.coap_timeout if effect.confirmable else min(o.coap_timeout, 2 * o.coap_ack_timeout)
+        try:
+            response = await asyncio.wait_for(self._coap.request(message).response, wait)
+        except TimeoutError:
+            return CoapResult(None, errno=None if not effect.confirmable else Errno.EAGAIN)
+        except aiocoap.error.ConRetransmitsExceeded:
+            return CoapResult(None, errno=Errno.ETIMEDOUT)
+        except aiocoap.error.Error:
+            return CoapResult(None, errno=Errno.ENOTSUP)
+        code = _coap_code(response.code)
+        payload = response.payload if code in ("2.05", "2.04", "2.01") else b""
+        return CoapResult(code, payload)
