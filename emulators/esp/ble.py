@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 SERVICE_UUID = "021a9004-0382-4aea-bff4-6b3f1c5adfb4"
 USER_DESCRIPTION = 0x2901
+ADVERTISING_INTERVAL_MS = 160.0  # 0x100 units of 0.625 ms, as protocomm_ble sets it
 _process_link: LocalLink | None = None
 _addresses = itertools.count(1)
 
@@ -147,6 +148,8 @@ class BlePeripheral:
             ]
         )
         await self.radio.device.start_advertising(
+            advertising_interval_min=ADVERTISING_INTERVAL_MS,
+            advertising_interval_max=ADVERTISING_INTERVAL_MS,
             advertising_data=bytes(data), auto_restart=True, own_address_type=hci.OwnAddressType.PUBLIC
         )
         self.advertising = True

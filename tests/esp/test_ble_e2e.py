@@ -1,0 +1,113 @@
+"""End to end over BLE: the emulator's bumble GATT peripheral and the fake app's bumble central on one
+in-process virtual link (spec §3, §10)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("bumble", reason="bumble (the 'ble' extra) is not installed")
+
+from bumble.core import UUID  # noqa: E402
+
+from emulators.esp.app import ESPConnectStatus, ESPDevice, ESPProvisionManager, ESPProvisionStatus  # noqa: E402
+from emulators.esp.ble import USER_DESCRIPTION, BleCentralTransport, characteristic_uuid  # noqa: E402
+from emulators.esp.transport import TransportError  # noqa: E402
+from emulators.harness import running  # noqa: E402
+from protocols.esp import client as msgs  # noqa: E402
+from protocols.esp.client_security import Sec1Client  # noqa: E402
+
+pytestmark = pytest.mark.ble
+
+
+def ble_overrides(**extra: object) -> dict[str, dict[str, object]]:
+    return {"esp": {"instant": True, "ble": True, **extra}}
+
+
+@pytest.mark.parametrize("security", [0, 1, 2])
+async def test_provisioning_over_ble(tmp_path: Path, security: int) -> None:
+    async with running(["esp"], tmp_path, ble_overrides(security=security)) as suite:
+        manager = ESPProvisionManager(poll_interval=0.0)
+        found = await manager.search_esp_devices("PROV_", "ble", timeout=0.5)
+        name = suite.emulators["esp"].listeners()[0].name
+        assert [d.name for d in found] == [name]
+        device = manager.create_esp_device(name, "ble", security, "abcd1234")
+        assert await device.connect() is ESPConnectStatus.CONNECTED
+        assert await device.initialize_session()
+        assert [n.ssid for n in await device.scan_wifi_list()] == ["provemu-ap"]
+        events: list[object] = []
+        assert await device.provision("provemu-ap", "provemu-pass", events.append) is ESPProvisionStatus.SUCCESS
+        await device.disconnect()
+        kinds = [(e.kind, e.data.get("transport")) for e in suite.events.since(0, "esp")]
+        assert ("session_new", "ble") in kinds and ("session_closed", "ble") in kinds
+        assert ("wifi_connected", None) in kinds
+
+
+async def test_gatt_layout_names_and_exchange_rules(tmp_path: Path) -> None:
+    async with running(["esp"], tmp_path, ble_overrides(security=1, custom_endpoints=["custom-data"])) as suite:
+        emu = suite.emulators["esp"]
+        name = emu.listeners()[0].name
+        transport = await BleCentralTransport.connect(name)
+        try:
+            chars = transport.characteristics
+            assert set(chars) == {"prov-ctrl", "prov-scan", "prov-session", "prov-config", "proto-ver", "custom-data"}
+            service = emu.ble[name].service_uuid
+            assert str(chars["prov-session"].uuid).lower() == characteristic_uuid(service, 0xFF51)
+            assert str(chars["custom-data"].uuid).lower() == characteristic_uuid(service, 0xFF54)
+            for char in chars.values():
+                assert [d.type for d in char.descriptors] == [UUID.from_16_bits(USER_DESCRIPTION)]
+            assert await chars["proto-ver"].read_value() == b""  # read before any write
+            info = await transport.send("proto-ver", b"ESP")
+            assert b'"sec_ver":\t1' in info
+            assert await chars["proto-ver"].read_value() == info  # the reply stays on the characteristic
+            with pytest.raises(TransportError):  # longer than the 512-byte ATT value limit
+                await transport.send("prov-session", b"\x00" * 513)
+            client = Sec1Client(b"abcd1234")
+            request: bytes | None = client.start()
+            while request is not None:
+                request = client.receive(await transport.send("prov-session", request))
+            reply = client.decrypt(await transport.send("custom-data", client.encrypt(b"hello")))
+            assert reply == b"SUCCESS\x00"
+        finally:
+            await transport.close()
+
+
+@pytest.mark.parametrize(("flavour", "link_survives"), [("nimble", True), ("bluedroid", False)])
+async def test_wrong_pop_over_ble(tmp_path: Path, flavour: str, link_survives: bool) -> None:
+    async with running(["esp"], tmp_path, ble_overrides(security=1, ble_failure=flavour)) as suite:
+        name = suite.emulators["esp"].listeners()[0].name
+        transport = await BleCentralTransport.connect(name)
+        try:
+            client = Sec1Client(b"wrong-pop")
+            cmd1 = client.receive(await transport.send("prov-session", client.start()))
+            assert cmd1 is not None
+            with pytest.raises(TransportError):
+                await transport.send("prov-session", cmd1)
+            await suite.events.wait_for(lambda e: e.kind == "credentials_mismatch", 2.0)
+            if not link_survives:
+                await suite.events.wait_for(lambda e: e.kind == "session_closed", 2.0)
+                await asyncio.sleep(0)
+                assert transport.disconnected
+            else:
+                assert await transport.send("proto-ver", b"ESP")  # NimBLE keeps the connection
+        finally:
+            await transport.close()
+        device = ESPDevice(name, "ble", 1, "abcd1234", poll_interval=0.0)  # type: ignore[arg-type]
+        assert await device.connect() is ESPConnectStatus.CONNECTED
+        assert await device.initialize_session()
+        await device.disconnect()
+
+
+async def test_garbage_over_ble_keeps_serving(tmp_path: Path) -> None:
+    async with running(["esp"], tmp_path, ble_overrides(security=2)) as suite:
+        name = suite.emulators["esp"].listeners()[0].name
+        transport = await BleCentralTransport.connect(name)
+        try:
+            for endpoint, payload in (("prov-session", b"\xff\xff"), ("prov-config", msgs.get_status())):
+                with pytest.raises(TransportError):
+                    await transport.send(endpoint, payload)
+            assert b"prov" in await transport.send("proto-ver", b"ESP")
+        finally:
+            await transport.close()
