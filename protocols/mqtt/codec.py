@@ -79,16 +79,11 @@ from .wire import (
 MAX_PACKET_SIZE = MAX_VARINT + 5
 
 
-_FROM_CLIENT_ONLY = frozenset(
-    {PacketType.CONNECT, PacketType.SUBSCRIBE, PacketType.UNSUBSCRIBE, PacketType.PINGREQ}
-)
-_FROM_SERVER_ONLY = frozenset(
-    {PacketType.CONNACK, PacketType.SUBACK, PacketType.UNSUBACK, PacketType.PINGRESP}
-)
+_FROM_CLIENT_ONLY = frozenset({PacketType.CONNECT, PacketType.SUBSCRIBE, PacketType.UNSUBSCRIBE, PacketType.PINGREQ})
+_FROM_SERVER_ONLY = frozenset({PacketType.CONNACK, PacketType.SUBACK, PacketType.UNSUBACK, PacketType.PINGRESP})
 # Fixed-header flag nibble every non-PUBLISH packet must carry [MQTT-2.2.2-1/-2].
 _REQUIRED_FLAGS: dict[int, int] = {
-    t: 0b0010 if t in (PacketType.PUBREL, PacketType.SUBSCRIBE, PacketType.UNSUBSCRIBE) else 0
-    for t in PacketType
+    t: 0b0010 if t in (PacketType.PUBREL, PacketType.SUBSCRIBE, PacketType.UNSUBSCRIBE) else 0 for t in PacketType
 }
 
 
@@ -206,9 +201,7 @@ class PacketDecoder:
                 return _parse_publish(buf, first, body, end, level, self._from_client)
             self._check_type(first)
             if first & 0x0F != _REQUIRED_FLAGS[packet_type]:
-                raise malformed(
-                    f"invalid fixed header flags 0x{first & 0x0F:X} for {PacketType(packet_type).name}"
-                )
+                raise malformed(f"invalid fixed header flags 0x{first & 0x0F:X} for {PacketType(packet_type).name}")
             reader = Reader(buf, body, end)
             if level is None:
                 connect = _parse_connect(reader)
@@ -537,9 +530,7 @@ def encode_unsupported_version_connack(requested_level: int) -> bytes:
     MQTT 5 form with reason code 0x84, the closest layout a newer client can be expected to read.
     """
     if requested_level < PROTOCOL_LEVEL_5:
-        return encode(
-            ConnAck(reason_code=ConnackReturnCode.UNACCEPTABLE_PROTOCOL_VERSION), PROTOCOL_LEVEL_311
-        )
+        return encode(ConnAck(reason_code=ConnackReturnCode.UNACCEPTABLE_PROTOCOL_VERSION), PROTOCOL_LEVEL_311)
     return encode(ConnAck(reason_code=ReasonCode.UNSUPPORTED_PROTOCOL_VERSION), PROTOCOL_LEVEL_5)
 
 
@@ -647,9 +638,7 @@ def _encode_publish(p: Publish, level: int) -> bytes:
         packet_id = b""
     if level == PROTOCOL_LEVEL_5:
         properties = (
-            b"\x00"
-            if p.properties is EMPTY_PROPERTIES
-            else encode_properties(p.properties, PacketType.PUBLISH)
+            b"\x00" if p.properties is EMPTY_PROPERTIES else encode_properties(p.properties, PacketType.PUBLISH)
         )
     else:
         properties = _encode_props(p.properties, level, PacketType.PUBLISH, "PUBLISH")
@@ -733,9 +722,7 @@ def _encode_unsuback(p: UnsubAck, level: int) -> bytes:
         raise MqttUsageError("MQTT 5 UNSUBACK needs one reason code per topic filter")
     for code in p.reason_codes:
         _check_reason(code, PacketType.UNSUBACK)
-    return _frame(
-        0xB0, packet_id, encode_properties(p.properties, PacketType.UNSUBACK), bytes(p.reason_codes)
-    )
+    return _frame(0xB0, packet_id, encode_properties(p.properties, PacketType.UNSUBACK), bytes(p.reason_codes))
 
 
 def _encode_pingreq(_p: PingReq, _level: int) -> bytes:

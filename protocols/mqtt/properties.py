@@ -13,6 +13,7 @@ Absent properties are None (or an empty tuple for the repeatable ones).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
@@ -28,7 +29,6 @@ from .wire import (
     encode_varint,
     malformed,
     protocol_error,
-    read_varint,
 )
 
 # Context key for the Will Properties in a CONNECT payload; packet contexts are PacketType values.
@@ -75,9 +75,13 @@ class WireType(enum.Enum):
     UTF8_STRING_PAIR = "UTF-8 string pair"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Properties:
-    """The properties of one packet or Will; field names are the spec names in snake case."""
+    """The properties of one packet or Will; field names are the spec names in snake case.
+
+    Deliberately without __slots__: absent properties then read their class-level default, so
+    the decoder can build an instance from just the properties present (see `_from_decoded`).
+    """
 
     payload_format_indicator: int | None = None
     message_expiry_interval: int | None = None
@@ -108,7 +112,7 @@ class Properties:
     shared_subscription_available: int | None = None
 
     def __bool__(self) -> bool:
-        return self != EMPTY_PROPERTIES
+        return any(value is not None and value != () for value in vars(self).values())
 
 
 EMPTY_PROPERTIES = Properties()
@@ -131,6 +135,23 @@ class PropertySpec(NamedTuple):
     minimum: int
     maximum: int
     repeatable_in: frozenset[int]
+    read: Callable[[Reader], Any]
+    is_integer: bool
+
+
+def _read_string_pair(reader: Reader) -> tuple[str, str]:
+    return reader.utf8(), reader.utf8()
+
+
+_READERS: dict[WireType, Callable[[Reader], Any]] = {
+    WireType.BYTE: Reader.u8,
+    WireType.TWO_BYTE_INTEGER: Reader.u16,
+    WireType.FOUR_BYTE_INTEGER: Reader.u32,
+    WireType.VARIABLE_BYTE_INTEGER: Reader.varint,
+    WireType.UTF8_STRING: Reader.utf8,
+    WireType.BINARY_DATA: Reader.binary,
+    WireType.UTF8_STRING_PAIR: _read_string_pair,
+}
 
 
 def _spec(
@@ -150,7 +171,17 @@ def _spec(
             WireType.FOUR_BYTE_INTEGER: MAX_UINT32,
             WireType.VARIABLE_BYTE_INTEGER: MAX_VARINT,
         }.get(wire_type, 0)
-    return PropertySpec(pid, attr, wire_type, frozenset(contexts), minimum, maximum, frozenset(repeatable_in))
+    return PropertySpec(
+        pid,
+        attr,
+        wire_type,
+        frozenset(contexts),
+        minimum,
+        maximum,
+        frozenset(repeatable_in),
+        _READERS[wire_type],
+        maximum > 0,
+    )
 
 
 _B, _U16, _U32, _VAR = (
@@ -201,9 +232,7 @@ PROPERTY_SPECS: dict[int, PropertySpec] = {
         _spec(P.RETAIN_AVAILABLE, "retain_available", _B, (_CONNACK,), maximum=1),
         _spec(P.USER_PROPERTY, "user_properties", _PAIR, _ALL, repeatable_in=_ALL),
         _spec(P.MAXIMUM_PACKET_SIZE, "maximum_packet_size", _U32, (_CONNECT, _CONNACK), minimum=1),
-        _spec(
-            P.WILDCARD_SUBSCRIPTION_AVAILABLE, "wildcard_subscription_available", _B, (_CONNACK,), maximum=1
-        ),
+        _spec(P.WILDCARD_SUBSCRIPTION_AVAILABLE, "wildcard_subscription_available", _B, (_CONNACK,), maximum=1),
         _spec(
             P.SUBSCRIPTION_IDENTIFIER_AVAILABLE,
             "subscription_identifier_available",
@@ -216,7 +245,8 @@ PROPERTY_SPECS: dict[int, PropertySpec] = {
 }
 del P
 
-assert {s.attr for s in PROPERTY_SPECS.values()} == {f.name for f in fields(Properties)}
+_SPEC_BY_ATTR = {s.attr: s for s in PROPERTY_SPECS.values()}
+assert _SPEC_BY_ATTR.keys() == {f.name for f in fields(Properties)}
 
 
 def _context_name(context: int) -> str:
@@ -231,10 +261,9 @@ def decode_properties(reader: Reader, context: int) -> Properties:
     end = reader.pos + length
     if end > reader.end:
         raise malformed("property length exceeds the packet")
-    buf = reader.buf
     values: dict[str, Any] = {}
-    seen: set[int] = set()
-    sub = Reader(buf, reader.pos, end)
+    repeated: dict[str, list[Any]] = {}
+    sub = Reader(reader.buf, reader.pos, end)
     while sub.pos < end:
         # Identifiers are variable byte integers, but every defined one is < 0x80: a first byte
         # >= 0x80 is either an unknown identifier or a non-minimal encoding, both malformed.
@@ -244,59 +273,46 @@ def decode_properties(reader: Reader, context: int) -> Properties:
             raise malformed(f"unknown property identifier 0x{pid:02X}")
         if context not in spec.contexts:
             raise malformed(f"property {spec.id.name} is not allowed in {_context_name(context)}")
-        repeatable = context in spec.repeatable_in
-        if pid in seen and not repeatable:
+        value = spec.read(sub)
+        if spec.is_integer and not spec.minimum <= value <= spec.maximum:
+            raise protocol_error(f"property {spec.id.name} value {value} outside {spec.minimum}..{spec.maximum}")
+        attr = spec.attr
+        if spec.repeatable_in:  # a tuple-valued attribute, even where it may occur only once
+            if attr in repeated and context not in spec.repeatable_in:
+                raise protocol_error(f"property {spec.id.name} included more than once")
+            repeated.setdefault(attr, []).append(value)
+        elif attr in values:
             raise protocol_error(f"property {spec.id.name} included more than once")
-        seen.add(pid)
-        value = _read_value(sub, spec.wire_type)
-        if isinstance(value, int) and not spec.minimum <= value <= spec.maximum:
-            raise protocol_error(
-                f"property {spec.id.name} value {value} outside {spec.minimum}..{spec.maximum}"
-            )
-        if spec.repeatable_in:
-            values.setdefault(spec.attr, []).append(value)
         else:
-            values[spec.attr] = value
+            values[attr] = value
     reader.pos = end
-    for spec in PROPERTY_SPECS.values():
-        if spec.repeatable_in and spec.attr in values:
-            values[spec.attr] = tuple(values[spec.attr])
-    return Properties(**values)
+    for attr, items in repeated.items():
+        values[attr] = tuple(items)
+    return _from_decoded(values)
 
 
-def _read_value(reader: Reader, wire_type: WireType) -> Any:
-    if wire_type is WireType.BYTE:
-        return reader.u8()
-    if wire_type is WireType.TWO_BYTE_INTEGER:
-        return reader.u16()
-    if wire_type is WireType.FOUR_BYTE_INTEGER:
-        return reader.u32()
-    if wire_type is WireType.VARIABLE_BYTE_INTEGER:
-        value, reader.pos = read_varint(reader.buf, reader.pos, reader.end)
-        return value
-    if wire_type is WireType.UTF8_STRING:
-        return reader.utf8()
-    if wire_type is WireType.BINARY_DATA:
-        return reader.binary()
-    return (reader.utf8(), reader.utf8())
+def _from_decoded(values: dict[str, Any]) -> Properties:
+    # The frozen-dataclass __init__ assigns all 27 fields through object.__setattr__; decoded
+    # values are already validated, and absent ones fall back to the class defaults.
+    props: Properties = object.__new__(Properties)
+    props.__dict__.update(values)
+    return props
 
 
 def encode_properties(props: Properties, context: int) -> bytes:
     """Property Length followed by the properties, in identifier order."""
     if props is EMPTY_PROPERTIES:
         return b"\x00"
+    present = [(_SPEC_BY_ATTR[attr], value) for attr, value in vars(props).items() if value is not None and value != ()]
+    if len(present) > 1:
+        present.sort(key=lambda item: item[0].id)
     out = bytearray()
-    for spec in PROPERTY_SPECS.values():
-        value = getattr(props, spec.attr)
-        if value is None or value == ():
-            continue
+    for spec, value in present:
         if context not in spec.contexts:
             raise MqttUsageError(f"property {spec.id.name} is not allowed in {_context_name(context)}")
         if spec.repeatable_in:
             if len(value) > 1 and context not in spec.repeatable_in:
-                raise MqttUsageError(
-                    f"property {spec.id.name} may appear only once in {_context_name(context)}"
-                )
+                raise MqttUsageError(f"property {spec.id.name} may appear only once in {_context_name(context)}")
             for item in value:
                 out += _encode_value(spec, item)
         else:

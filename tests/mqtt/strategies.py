@@ -33,16 +33,14 @@ from protocols.mqtt.packets import (
 from protocols.mqtt.properties import PROPERTY_SPECS, WILL_PROPERTIES, Properties, WireType
 
 # Valid MQTT string characters: no surrogates, no U+0000.
-mqtt_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
-)
-_level_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00+#/"), max_size=6
-)
+mqtt_text = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
+_level_text = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00+#/"), max_size=6)
 topic_names = st.lists(_level_text, min_size=1, max_size=4).map("/".join).filter(bool)
-topic_filters = st.lists(st.one_of(_level_text, st.just("+")), min_size=1, max_size=4).flatmap(
-    lambda levels: st.sampled_from(["/".join(levels), "/".join([*levels, "#"])])
-).filter(bool)
+topic_filters = (
+    st.lists(st.one_of(_level_text, st.just("+")), min_size=1, max_size=4)
+    .flatmap(lambda levels: st.sampled_from(["/".join(levels), "/".join([*levels, "#"])]))
+    .filter(bool)
+)
 packet_ids = st.integers(1, 0xFFFF)
 binary = st.binary(max_size=16)
 
@@ -136,9 +134,7 @@ def acks(level: int) -> st.SearchStrategy[Any]:
     for cls in (PubAck, PubRec, PubRel, PubComp):
         packet_type = cls.packet_type
         reason = _reason(packet_type) if level == 5 else st.just(ReasonCode.SUCCESS)
-        options.append(
-            st.builds(cls, packet_id=packet_ids, reason_code=reason, properties=_props(level, packet_type))
-        )
+        options.append(st.builds(cls, packet_id=packet_ids, reason_code=reason, properties=_props(level, packet_type)))
     return st.one_of(options)
 
 
@@ -174,9 +170,7 @@ def unsubscribes(level: int) -> st.SearchStrategy[Unsubscribe]:
 def connacks(level: int) -> st.SearchStrategy[ConnAck]:
     code = _reason(PacketType.CONNACK) if level == 5 else st.sampled_from(list(ConnackReturnCode))
     return st.builds(
-        lambda session_present, reason_code, props: ConnAck(
-            session_present and not reason_code, reason_code, props
-        ),
+        lambda session_present, reason_code, props: ConnAck(session_present and not reason_code, reason_code, props),
         st.booleans(),
         code,
         _props(level, PacketType.CONNACK),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from protocols.mqtt.codec import MAX_PACKET_SIZE, PacketDecoder, encode, encode_unsupported_version_connack
-from protocols.mqtt.enums import ConnackReturnCode, ReasonCode
+from protocols.mqtt.enums import ConnackReturnCode, ReasonCode, RetainHandling
 from protocols.mqtt.errors import MqttProtocolError, MqttUsageError
 from protocols.mqtt.packets import (
     Auth,
@@ -162,7 +162,7 @@ def test_connect_variable_header_example_311() -> None:
     # Will flag, Clean Session; keep alive 10.
     packet = Connect("", keepalive=10, username="u", password=b"p", will=Will("w", b"", 1))
     wire = encode(packet, 4)
-    assert wire[2:12] == bytes.fromhex("00044d5154540" "4ce000a")
+    assert wire[2:12] == bytes.fromhex("00044d51545404ce000a")
     assert decode_one(wire, None) == packet
 
 
@@ -178,23 +178,23 @@ def test_connect_variable_header_example_5() -> None:
         protocol_level=5,
     )
     wire = encode(packet, 5)
-    assert wire[2:18] == bytes.fromhex("00044d5154540" "5ce000a" "051100" "00000a")
+    assert wire[2:18] == bytes.fromhex("00044d51545405ce000a05110000000a")
     assert decode_one(wire, None) == packet
 
 
 def test_publish_variable_header_example() -> None:
     # MQTT 3.1.1 section 3.3.2.3: topic "a/b", packet identifier 10.
     wire = encode(Publish("a/b", b"", 1, packet_id=10), 4)
-    assert wire == bytes.fromhex("3207" "0003612f62000a")
+    assert wire == bytes.fromhex("32070003612f62000a")
     # MQTT 5 adds a zero property length.
-    assert encode(Publish("a/b", b"", 1, packet_id=10), 5) == bytes.fromhex("3208" "0003612f62000a00")
+    assert encode(Publish("a/b", b"", 1, packet_id=10), 5) == bytes.fromhex("32080003612f62000a00")
 
 
 def test_utf8_string_example() -> None:
     # MQTT 3.1.1 section 1.5.3, figure 1.3: "A\u2a6d4" -> 00 05 41 F0 AA 9B 94.
     topic = "A\U0002a6d4"
     wire = encode(Publish(topic), 4)
-    assert wire == bytes.fromhex("3007" "000541f0aa9b94")
+    assert wire == bytes.fromhex("3007000541f0aa9b94")
     assert server_decode(4, wire) == [Publish(topic)]
 
 
@@ -206,9 +206,7 @@ def test_connack_return_codes_311_and_5() -> None:
     assert encode(ConnAck(reason_code=ReasonCode.BANNED), 4) == bytes.fromhex("20020005")
     assert encode(ConnAck(reason_code=ReasonCode.SERVER_BUSY), 4) == bytes.fromhex("20020003")
     assert encode(ConnAck(reason_code=ReasonCode.NOT_AUTHORIZED), 5) == bytes.fromhex("2003008700")
-    assert decode_one(bytes.fromhex("20020005"), 4) == ConnAck(
-        reason_code=ConnackReturnCode.NOT_AUTHORIZED
-    )
+    assert decode_one(bytes.fromhex("20020005"), 4) == ConnAck(reason_code=ConnackReturnCode.NOT_AUTHORIZED)
     # A v5 client tolerates a CONNACK without property length.
     assert decode_one(bytes.fromhex("20020100"), 5) == ConnAck(True)
 
@@ -220,8 +218,8 @@ def test_unsupported_version_connack_bytes() -> None:
 
 def test_suback_311_maps_errors_to_failure() -> None:
     packet = SubAck(1, (ReasonCode.GRANTED_QOS_1, ReasonCode.NOT_AUTHORIZED))
-    assert encode(packet, 4) == bytes.fromhex("9004000101" "80")
-    assert encode(packet, 5) == bytes.fromhex("900500010001" "87")
+    assert encode(packet, 4) == bytes.fromhex("900400010180")
+    assert encode(packet, 5) == bytes.fromhex("90050001000187")
     assert decode_one(bytes.fromhex("900400010180"), 4) == SubAck(
         1, (ReasonCode.GRANTED_QOS_1, ReasonCode.UNSPECIFIED_ERROR)
     )
@@ -239,9 +237,9 @@ def test_ack_shortened_forms_5() -> None:
 
 
 def test_subscribe_options_byte() -> None:
-    sub = Subscription("a", qos=2, no_local=True, retain_as_published=True, retain_handling=2)
+    sub = Subscription("a", qos=2, no_local=True, retain_as_published=True, retain_handling=RetainHandling.DO_NOT_SEND)
     wire = encode(Subscribe(7, (sub,)), 5)
-    assert wire == bytes.fromhex("8207" "0007" "00" "000161" "2e")
+    assert wire == bytes.fromhex("82070007000001612e")
     assert server_decode(5, wire) == [Subscribe(7, (sub,))]
 
 
@@ -253,9 +251,7 @@ def test_properties_encoding_and_repeats() -> None:
         message_expiry_interval=5,
     )
     wire = encode(Publish("t", b"", properties=props), 5)
-    assert wire == bytes.fromhex(
-        "3020" "000174" "1c" "0200000005" "0300016a" "0b01" "0bac02" "26000161000131" "26000161000132"
-    )
+    assert wire == bytes.fromhex("30200001741c02000000050300016a0b010bac022600016100013126000161000132")
     assert decode_one(wire, 5) == Publish("t", b"", properties=props)
 
 
@@ -269,52 +265,72 @@ PROTOCOL = ReasonCode.PROTOCOL_ERROR
     ("level", "hex_bytes", "reason"),
     [
         (4, "60020001", MALFORMED),  # PUBREL flags 0000
-        (4, "80060001000161" "00", MALFORMED),  # SUBSCRIBE flags 0000
+        (4, "8006000100016100", MALFORMED),  # SUBSCRIBE flags 0000
         (4, "a0050001000161", MALFORMED),  # UNSUBSCRIBE flags 0000
         (4, "c100", MALFORMED),  # PINGREQ flags 0001
-        (4, "3605000161" "0001", MALFORMED),  # PUBLISH QoS 3
-        (4, "38030001" "61", MALFORMED),  # DUP at QoS 0
-        (4, "3205000161" "0000", PROTOCOL),  # PUBLISH packet id 0
+        (4, "36050001610001", MALFORMED),  # PUBLISH QoS 3
+        (4, "3803000161", MALFORMED),  # DUP at QoS 0
+        (4, "32050001610000", PROTOCOL),  # PUBLISH packet id 0
         (4, "40020000", PROTOCOL),  # PUBACK packet id 0
         (4, "82020001", PROTOCOL),  # SUBSCRIBE without filters
         (5, "8203000100", PROTOCOL),  # SUBSCRIBE (v5) without filters
         (4, "a2020001", PROTOCOL),  # UNSUBSCRIBE without filters
-        (4, "82060001000161" "03", MALFORMED),  # SUBSCRIBE QoS 3
-        (4, "82060001000161" "04", MALFORMED),  # 3.1.1 reserved option bits
-        (5, "8207000100000161" "40", MALFORMED),  # v5 reserved option bits
-        (5, "8207000100000161" "30", PROTOCOL),  # retain handling 3
-        (5, "8210" "0001" "00" "000a" + b"$share/a/b".hex() + "04", PROTOCOL),  # No Local on $share/a/b
-        (4, "3005" "0003" "ed a080".replace(" ", ""), MALFORMED),  # UTF-16 surrogate in UTF-8
-        (4, "3005" "0003" "61c0af", MALFORMED),  # overlong encoding
-        (4, "3004" "0002" "6100", MALFORMED),  # U+0000
-        (4, "3003" "000123", ReasonCode.TOPIC_NAME_INVALID),  # wildcard in topic name
-        (4, "3002" "0000", PROTOCOL),  # empty topic name
-        (5, "3003" "0000" "00", PROTOCOL),  # empty topic, no alias
+        (4, "8206000100016103", MALFORMED),  # SUBSCRIBE QoS 3
+        (4, "8206000100016104", MALFORMED),  # 3.1.1 reserved option bits
+        (5, "820700010000016140", MALFORMED),  # v5 reserved option bits
+        (5, "820700010000016130", PROTOCOL),  # retain handling 3
+        (5, "8210000100000a" + b"$share/a/b".hex() + "04", PROTOCOL),  # No Local on $share/a/b
+        (4, "30050003ed a080".replace(" ", ""), MALFORMED),  # UTF-16 surrogate in UTF-8
+        (4, "3005000361c0af", MALFORMED),  # overlong encoding
+        (4, "300400026100", MALFORMED),  # U+0000
+        (4, "3003000123", ReasonCode.TOPIC_NAME_INVALID),  # wildcard in topic name
+        (4, "30020000", PROTOCOL),  # empty topic name
+        (5, "3003000000", PROTOCOL),  # empty topic, no alias
         (4, "c00100", MALFORMED),  # PINGREQ with a body
         (4, "e00100", MALFORMED),  # 3.1.1 DISCONNECT with a body
         (4, "4003000100", MALFORMED),  # 3.1.1 PUBACK with a reason code
         (4, "f000", MALFORMED),  # AUTH does not exist in 3.1.1
         (4, "0000", MALFORMED),  # packet type 0
-        (4, "2002" "0000", PROTOCOL),  # CONNACK sent by a client
+        (4, "20020000", PROTOCOL),  # CONNACK sent by a client
         (4, "9003000100", PROTOCOL),  # SUBACK sent by a client
         (4, "d000", PROTOCOL),  # PINGRESP sent by a client
         (4, CONNECT4.hex(), PROTOCOL),  # second CONNECT
-        (5, "3006" "000174" "05" "2300", MALFORMED),  # property length runs past the packet
-        (5, "300a" "000174" "06" "230001230001", PROTOCOL),  # Topic Alias twice
-        (5, "3007" "000174" "03" "230000", PROTOCOL),  # Topic Alias 0
-        (5, "3006" "000174" "02" "0102", PROTOCOL),  # Payload Format Indicator 2
-        (5, "3005" "000174" "01" "7f", MALFORMED),  # unknown property 0x7F
-        (5, "3006" "000174" "02" "8101", MALFORMED),  # non-minimal property identifier
-        (5, "3009" "000174" "05" "1100000001", MALFORMED),  # Session Expiry not allowed in PUBLISH
-        (5, "3006" "000174" "02" "0b05", PROTOCOL),  # Subscription Identifier from a client
+        (5, "3006000174052300", MALFORMED),  # property length runs past the packet
+        (5, "300a00017406230001230001", PROTOCOL),  # Topic Alias twice
+        (5, "300700017403230000", PROTOCOL),  # Topic Alias 0
+        (5, "3006000174020102", PROTOCOL),  # Payload Format Indicator 2
+        (5, "3005000174017f", MALFORMED),  # unknown property 0x7F
+        (5, "3006000174028101", MALFORMED),  # non-minimal property identifier
+        (5, "3009000174051100000001", MALFORMED),  # Session Expiry not allowed in PUBLISH
+        (5, "3006000174020b05", PROTOCOL),  # Subscription Identifier from a client
+        (5, "820b0001040b010b0200016100", PROTOCOL),  # 2 Subscription Identifiers
+        (5, "82090001020b0000016100", PROTOCOL),  # Subscription Identifier 0
         (5, "400300018e", MALFORMED),  # SESSION_TAKEN_OVER is not a PUBACK code
         (5, "4003000103", MALFORMED),  # unknown reason code
-        (5, "e001" "01", MALFORMED),  # DISCONNECT reason 0x01 not valid
-        (5, "e002" "0001", MALFORMED),  # property length missing bytes
+        (5, "e00101", MALFORMED),  # DISCONNECT reason 0x01 not valid
+        (5, "e0020001", MALFORMED),  # property length missing bytes
     ],
 )
 def test_client_stream_rejections(level: int, hex_bytes: str, reason: ReasonCode) -> None:
     assert protocol_error(level, bytes.fromhex(hex_bytes)).reason_code == reason
+
+
+def test_subscription_identifier_in_subscribe_is_a_tuple() -> None:
+    wire = bytes.fromhex("82090001020b2a00016101")
+    props = Properties(subscription_identifiers=(42,))
+    assert server_decode(5, wire) == [Subscribe(1, (Subscription("a", 1),), props)]
+    assert encode(Subscribe(1, (Subscription("a", 1),), props), 5) == wire
+    with pytest.raises(MqttUsageError):
+        encode(Subscribe(1, (Subscription("a", 1),), Properties(subscription_identifiers=(1, 2))), 5)
+
+
+def test_properties_truthiness_and_hash() -> None:
+    assert not Properties()
+    assert Properties(correlation_data=b"")
+    assert Properties(user_properties=(("a", "b"),))
+    decoded = decode_one(encode(PubAck(1, properties=Properties(reason_string="r")), 5), 5)
+    assert isinstance(decoded, PubAck)
+    assert hash(decoded.properties) == hash(Properties(reason_string="r"))
 
 
 def test_puback_0x99_is_valid() -> None:
@@ -327,17 +343,17 @@ def test_puback_0x99_is_valid() -> None:
         ("100d00044d51545404010000000161", MALFORMED),  # reserved CONNECT flag
         ("100d00044d51545404080000000161", MALFORMED),  # Will QoS without Will flag
         ("100d00044d51545404200000000161", MALFORMED),  # Will Retain without Will flag
-        ("101200044d5154540" "41c0000" "000161" "000177" "0000", MALFORMED),  # Will QoS 3
-        ("100f00044d51545404400000000161" "0000", MALFORMED),  # 3.1.1 password without user name
-        ("100e00044d515454" "04000000" "000161" "00", MALFORMED),  # trailing byte
-        ("100d00044d515454" "04000000" "000100", MALFORMED),  # client id U+0000
-        ("101200044d5154540" "4040000" "000161" "000123" "0000", ReasonCode.TOPIC_NAME_INVALID),  # Will "#"
+        ("101200044d515454041c00000001610001770000", MALFORMED),  # Will QoS 3
+        ("100f00044d515454044000000001610000", MALFORMED),  # 3.1.1 password without user name
+        ("100e00044d5154540400000000016100", MALFORMED),  # trailing byte
+        ("100d00044d51545404000000000100", MALFORMED),  # client id U+0000
+        ("101200044d515454040400000001610001230000", ReasonCode.TOPIC_NAME_INVALID),  # Will "#"
         ("100d00044d51545a04000000000161", PROTOCOL),  # protocol name "MQTZ"
         ("3000", PROTOCOL),  # first packet not CONNECT
         ("c000", PROTOCOL),
-        ("101000044d5154540" "500000003" "210000" "0000", PROTOCOL),  # Receive Maximum 0
-        ("101200044d5154540" "500000005" "2700000000" "0000", PROTOCOL),  # Maximum Packet Size 0
-        ("101100044d5154540" "500000003" "11000000" "0000", MALFORMED),  # property truncated
+        ("101000044d51545405000000032100000000", PROTOCOL),  # Receive Maximum 0
+        ("101200044d515454050000000527000000000000", PROTOCOL),  # Maximum Packet Size 0
+        ("101100044d5154540500000003110000000000", MALFORMED),  # property truncated
     ],
 )
 def test_connect_rejections(hex_bytes: str, reason: ReasonCode) -> None:
@@ -387,9 +403,9 @@ def test_connect_first_byte_checked_before_the_rest_arrives() -> None:
         (4, "90020001", PROTOCOL),  # SUBACK without codes
         (4, "b00300010000"[:10], MALFORMED),  # 3.1.1 UNSUBACK with a body
         (5, "b003000100", PROTOCOL),  # v5 UNSUBACK without codes
-        (5, "e005" "8b" "03" "110000", MALFORMED),  # truncated property
-        (5, "e007" "8b" "05" "1100000001", PROTOCOL),  # server DISCONNECT with Session Expiry
-        (5, "2003" "0001" "00", MALFORMED),  # CONNACK reason 0x01
+        (5, "e0058b03110000", MALFORMED),  # truncated property
+        (5, "e0078b051100000001", PROTOCOL),  # server DISCONNECT with Session Expiry
+        (5, "2003000100", MALFORMED),  # CONNACK reason 0x01
     ],
 )
 def test_server_stream_rejections(level: int, hex_bytes: str, reason: ReasonCode) -> None:
