@@ -10,14 +10,14 @@ import pytest
 
 pytest.importorskip("bumble", reason="bumble (the 'ble' extra) is not installed")
 
-from bumble.core import UUID  # noqa: E402
+from bumble.core import UUID
 
-from emulators.esp.app import ESPConnectStatus, ESPDevice, ESPProvisionManager, ESPProvisionStatus  # noqa: E402
-from emulators.esp.ble import USER_DESCRIPTION, BleCentralTransport, characteristic_uuid  # noqa: E402
-from emulators.esp.transport import TransportError  # noqa: E402
-from emulators.harness import running  # noqa: E402
-from protocols.esp import client as msgs  # noqa: E402
-from protocols.esp.client_security import Sec1Client  # noqa: E402
+from emulators.esp.app import ESPConnectStatus, ESPDevice, ESPProvisionManager, ESPProvisionStatus
+from emulators.esp.ble import USER_DESCRIPTION, BleCentralTransport, characteristic_uuid
+from emulators.esp.transport import TransportError
+from emulators.harness import running
+from protocols.esp import client as msgs
+from protocols.esp.client_security import Sec1Client
 
 pytestmark = pytest.mark.ble
 
@@ -53,7 +53,7 @@ async def test_gatt_layout_names_and_exchange_rules(tmp_path: Path) -> None:
         try:
             chars = transport.characteristics
             assert set(chars) == {"prov-ctrl", "prov-scan", "prov-session", "prov-config", "proto-ver", "custom-data"}
-            service = emu.ble[name].service_uuid
+            service = emu.ble[name].service_uuid  # type: ignore[attr-defined]
             assert str(chars["prov-session"].uuid).lower() == characteristic_uuid(service, 0xFF51)
             assert str(chars["custom-data"].uuid).lower() == characteristic_uuid(service, 0xFF54)
             for char in chars.values():

@@ -16,7 +16,8 @@ from emulators.esp.transport import SoftApTransport, TransportError
 from emulators.harness import running
 from protocols.esp import client as msgs
 from protocols.esp.client_security import Sec1Client, Sec2Client
-from tests.esp.conftest import control, post, raw_exchange
+
+from .conftest import control, post, raw_exchange
 
 INSTANT = {"instant": True}
 
@@ -66,10 +67,11 @@ async def test_default_node_matches_idf_example(tmp_path: Path) -> None:
         reader, writer = await asyncio.open_connection(listener.host, listener.port)
         writer.write(post("proto-ver", b"---"))
         head = await reader.readuntil(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 95\r\nSet-Cookie: session=")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 95\r\n"
+                               b"Set-Cookie: session=")
         body = await reader.readexactly(95)
-        assert body == (b'{\n\t"prov":\t{\n\t\t"ver":\t"v1.1",\n\t\t"sec_ver":\t2,\n\t\t"sec_patch_ver":\t1,\n\t\t"cap":\t'
-                        b'["wifi_scan"]\n\t}\n}')
+        assert body == (b'{\n\t"prov":\t{\n\t\t"ver":\t"v1.1",\n\t\t"sec_ver":\t2,\n\t\t"sec_patch_ver":\t1,'
+                        b'\n\t\t"cap":\t["wifi_scan"]\n\t}\n}')
         writer.write(post("proto-ver", b"ESP"))
         head = await reader.readuntil(b"\r\n\r\n")
         assert b"Set-Cookie" not in head  # same socket, same session
