@@ -69,7 +69,7 @@ def bench_match(filters: int, seconds: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
+    parser.add_argument("--seconds", type=float, default=0.5, help="time per measurement")
     args = parser.parse_args()
     seconds = args.seconds
     cases = [

@@ -339,6 +339,8 @@ def _parse_connect(reader: Reader) -> Connect:
         raise malformed("CONNECT password flag set without the user name flag")
     keepalive = reader.u16()
     properties = _properties(reader, level, PacketType.CONNECT)
+    if properties.authentication_data is not None and properties.authentication_method is None:
+        raise protocol_error("CONNECT has Authentication Data without an Authentication Method")
     client_id = reader.utf8()
     will = None
     if will_flag:

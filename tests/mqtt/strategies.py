@@ -78,6 +78,10 @@ def _reason(packet_type: PacketType) -> st.SearchStrategy[Any]:
     return st.sampled_from(sorted(REASON_CODES_BY_PACKET[packet_type]))
 
 
+def _auth_consistent(props: Properties) -> bool:
+    return props.authentication_data is None or props.authentication_method is not None
+
+
 def connects(level: int) -> st.SearchStrategy[Connect]:
     wills = st.builds(
         Will,
@@ -101,7 +105,7 @@ def connects(level: int) -> st.SearchStrategy[Connect]:
             username=username,
             password=password,
             will=draw(st.none() | wills),
-            properties=draw(_props(level, PacketType.CONNECT)),
+            properties=draw(_props(level, PacketType.CONNECT).filter(_auth_consistent)),
             protocol_level=level,
         )
 

@@ -354,6 +354,7 @@ def test_puback_0x99_is_valid() -> None:
         ("101000044d51545405000000032100000000", PROTOCOL),  # Receive Maximum 0
         ("101200044d515454050000000527000000000000", PROTOCOL),  # Maximum Packet Size 0
         ("101100044d5154540500000003110000000000", MALFORMED),  # property truncated
+        ("101000044d51545405000000031600000000", PROTOCOL),  # Authentication Data, no Method
     ],
 )
 def test_connect_rejections(hex_bytes: str, reason: ReasonCode) -> None:
