@@ -66,8 +66,9 @@ async def fleet(security: int, nodes: int, serve: bool, state_dir: Path) -> Asyn
             async with aiohttp.ClientSession() as f.http:
                 yield f
         return
-    cmd = [sys.executable, "-m", "emulators.cli", "--log-level", "WARNING", "serve", "esp", "--state-dir", str(state_dir), "--http-port", "0",
-           "--control-port", "0", "--instant", "--security", str(security), "--count", str(nodes)]
+    cmd = [sys.executable, "-m", "emulators.cli", "--log-level", "WARNING", "serve", "esp",
+           "--state-dir", str(state_dir), "--http-port", "0", "--control-port", "0", "--instant",
+           "--security", str(security), "--count", str(nodes)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -86,7 +87,7 @@ async def fleet(security: int, nodes: int, serve: bool, state_dir: Path) -> Asyn
 
 def report(label: str, latencies: list[float], wall: float) -> None:
     ms = sorted(x * 1000 for x in latencies)
-    p99 = ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))]
+    p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
     print(f"{label:34} n={len(ms):4}  p50 {statistics.median(ms):7.1f} ms  p99 {p99:7.1f} ms  "
           f"{len(ms) / wall:7.1f} nodes/s")
 
