@@ -173,7 +173,7 @@ class CoapApi:
         if key in self._dropped:
             return True
         resource = _PATHS.get(tuple(message.opt.uri_path), "other")
-        if not self.service.peek_drop("coap", resource, self._hint(peer)):
+        if self.service.take_fault("coap", resource, self._hint(peer), actions=frozenset({"drop"})) is None:
             return False
         self._dropped[key] = None
         while len(self._dropped) > 4096:

@@ -1,8 +1,8 @@
 """The fake nRF91 device: the sans-I/O library engine and emulated modem driven over real sockets.
 
 `FakeDevice` executes the engine's effects: AT commands go to the emulated modem, HTTP requests to
-aiohttp (a new connection per request, as the device's REST client does), CoAP requests to an aiocoap
-client context per connection, over plain UDP or a DTLS tunnel. The built-in application reacts to
+asyncio streams (a new connection per request, written as Zephyr's http_client writes it), CoAP requests
+to an aiocoap client context per connection, over plain UDP or a DTLS tunnel. The built-in application reacts to
 NEED_LTE_DEACTIVATED / NEED_LTE_ACTIVATED by switching the modem to CFUN=4 / CFUN=1, like the sample.
 Network time comes from the system clock, or from an emulated network-time URL (NITZ stand-in).
 It works against the emulator or any base URL.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import random
+import socket
 import ssl
 import time
 import uuid
@@ -28,7 +29,6 @@ from aiocoap.numbers import TransportTuning
 from aiocoap.optiontypes import BlockOption
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from yarl import URL
 
 from emulators.clock import Clock, SystemClock
 from emulators.nrf.dtls import DtlsError, DtlsTunnel
@@ -111,7 +111,6 @@ class FakeDevice:
     settings: dict[str, str] = field(default_factory=dict)
     on_event: EventCallback | None = None
     clock: Clock = field(default_factory=SystemClock)
-    http_session: aiohttp.ClientSession | None = None
 
     def __post_init__(self) -> None:
         o = self.options
@@ -122,7 +121,6 @@ class FakeDevice:
         self._coap: aiocoap.Context | None = None
         self._coap_target: tuple[str, int] | None = None
         self._tunnel: DtlsTunnel | None = None
-        self._own_session = False
         self._booted = False
 
     # --- lifecycle ---
@@ -134,9 +132,6 @@ class FakeDevice:
 
     async def close(self) -> None:
         await self._coap_close()
-        if self._own_session and self.http_session is not None:
-            await self.http_session.close()
-            self.http_session = None
 
     async def __aenter__(self) -> FakeDevice:
         return self
@@ -247,48 +242,55 @@ class FakeDevice:
             self.modem.nitz_offset = None
 
     # --- HTTP ---
-    def _ssl(self) -> ssl.SSLContext | bool:
+    def _ssl(self) -> ssl.SSLContext | None:
         if urlsplit(self.options.http_url).scheme != "https":
-            return False
+            return None
         context = ssl.create_default_context(cafile=str(self.options.ca_file) if self.options.ca_file else None)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.maximum_version = ssl.TLSVersion.TLSv1_2
         return context
 
+    def _request_bytes(self, effect: HttpRequest, host: str, path: str) -> bytes:
+        """The request exactly as Zephyr's http_client writes it (header order, no port in Host)."""
+        lines = [f"{effect.method} {path}{effect.target} HTTP/1.1", f"Host: {host}"]
+        if effect.method == "GET":
+            lines += ["Accept: application/cbor", f"Authorization: Bearer {effect.jwt}", "Content-Type: */*",
+                      f"User-Agent: {self.options.user_agent}", "Connection: close"]
+        else:
+            lines += ["Content-Type: application/cbor", "Accept: */*", f"Authorization: Bearer {effect.jwt}",
+                      f"User-Agent: {self.options.user_agent}", "Connection: close",
+                      f"Content-Length: {len(effect.body or b'')}"]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + (effect.body or b"")
+
     async def _http(self, effect: HttpRequest) -> HttpResult:
         o = self.options
-        if self.http_session is None:
-            self.http_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
-            self._own_session = True
         parts = urlsplit(o.http_url)
-        host = o.server_name or parts.hostname or ""
-        headers = {"Host": host, "Authorization": f"Bearer {effect.jwt}", "User-Agent": o.user_agent,
-                   "Connection": "close"}
-        if effect.method == "GET":
-            headers.update({"Accept": "application/cbor", "Content-Type": "*/*"})
-        else:
-            headers.update({"Content-Type": "application/cbor", "Accept": "*/*"})
-        timeout = aiohttp.ClientTimeout(total=None, connect=o.connect_timeout, sock_read=o.http_timeout)
-        url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{effect.target}"
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        context = self._ssl()
         try:
-            async with self.http_session.request(
-                    effect.method, URL(url, encoded=True), data=effect.body, headers=headers,
-                    ssl=self._ssl(), server_hostname=o.server_name, timeout=timeout,
-                    skip_auto_headers=("Accept-Encoding",)) as response:
-                body = await response.read()
-                size = len(f"HTTP/1.1 {response.status} {response.reason}\r\n") + 2 + len(body) + sum(
-                    len(k) + len(v) + 4 for k, v in response.raw_headers)
-                return HttpResult(response.status, body, size)
-        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError, ssl.SSLError):
-            return HttpResult(None, errno=Errno.ECONNREFUSED)
-        except aiohttp.ConnectionTimeoutError:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                host, port, ssl=context, server_hostname=(o.server_name or host) if context else None),
+                o.connect_timeout)
+        except TimeoutError:
             return HttpResult(None, errno=Errno.ETIMEDOUT)
-        except aiohttp.ClientConnectorDNSError:
+        except socket.gaierror:
             return HttpResult(None, errno=Errno.EFAULT)
-        except aiohttp.ClientConnectorError:
-            return HttpResult(None, errno=Errno.ECONNREFUSED)
-        except (aiohttp.ClientError, TimeoutError, ConnectionError):
+        except (OSError, ssl.SSLError):
+            return HttpResult(None, errno=Errno.ECONNREFUSED)  # refused, TLS or CA verification failure
+        try:
+            writer.write(self._request_bytes(effect, o.server_name or host, parts.path.rstrip("/")))
+            await writer.drain()
+            raw = await asyncio.wait_for(reader.read(-1), o.http_timeout)
+        except (TimeoutError, OSError, ssl.SSLError):
+            raw = b""
+        finally:
+            writer.close()
+        parsed = parse_http_response(raw)
+        if parsed is None:
             return HttpResult(None, errno=Errno.ESHUTDOWN)
+        status, body = parsed
+        return HttpResult(status, body, len(raw))
 
     # --- CoAP ---
     async def _coap_connect(self) -> Errno | None:
@@ -346,3 +348,34 @@ class FakeDevice:
         code = _coap_code(response.code)
         payload = response.payload if code in ("2.05", "2.04", "2.01") else b""
         return CoapResult(code, payload)
+
+
+def parse_http_response(raw: bytes) -> tuple[int, bytes] | None:
+    """Status and body of a complete HTTP/1.1 response read until close; None without a status line."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    if not sep or not lines[0].startswith(b"HTTP/1."):
+        return None
+    try:
+        status = int(lines[0].split(b" ")[1])
+    except (IndexError, ValueError):
+        return None
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines[1:])}
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        out = b""
+        while body:
+            size_line, _, rest = body.partition(b"\r\n")
+            try:
+                size = int(size_line.split(b";")[0], 16)
+            except ValueError:
+                return None
+            if size == 0:
+                break
+            out, body = out + rest[:size], rest[size + 2:]
+        body = out
+    elif b"content-length" in headers:
+        try:
+            body = body[:int(headers[b"content-length"])]
+        except ValueError:
+            return None
+    return status, body

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from OpenSSL import SSL, crypto
+from OpenSSL import SSL
 
 from certs.devpki import DevPKI
 from certs.pki import CertifiedKey
@@ -45,9 +45,9 @@ class DtlsError(Exception):
 
 def _server_context(cert: CertifiedKey, cookie_secret: bytes) -> SSL.Context:
     context = SSL.Context(SSL.DTLS_SERVER_METHOD)
-    context.use_certificate(crypto.X509.from_cryptography(cert.cert))
+    context.use_certificate(cert.cert)  # type: ignore[arg-type]
     assert cert.key is not None
-    context.use_privatekey(crypto.PKey.from_cryptography_key(cert.key))  # type: ignore[arg-type]
+    context.use_privatekey(cert.key)  # type: ignore[arg-type]
     context.set_options(SSL.OP_NO_QUERY_MTU)
 
     def cookie(conn: SSL.Connection) -> bytes:
@@ -212,11 +212,9 @@ class DtlsFront(asyncio.DatagramProtocol):
         if session is None:
             if not data or data[0] != 22:  # only a handshake record may open a session
                 return
-            fault = self.service.faults.take(transport="dtls", resource="handshake", device="")
-            if fault is not None:
-                self.service.emit("fault", action=fault.action, fault=fault.id, transport="dtls")
-                if fault.action == "drop":
-                    return
+            fault = self.service.take_fault("dtls", "handshake", "")
+            if fault is not None and fault.action == "drop":
+                return
             context = self.wrong_context if fault is not None and fault.action == "wrong_root_ca" \
                 else self.context
             session = _ServerSession(self, addr, context)

@@ -77,9 +77,9 @@ def tls_context(base: ssl.SSLContext, wrong: Callable[[], ssl.SSLContext], servi
     """`base`, switching a handshake to the context from `wrong()` when a wrong_root_ca fault matches."""
 
     def choose(sock: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext) -> None:
-        fault = service.faults.take(transport="https", resource="handshake", device="", sni=server_name or "")
-        if fault is not None and fault.action == "wrong_root_ca":
-            service.emit("fault", action="wrong_root_ca", fault=fault.id, transport="https")
+        fault = service.take_fault("https", "handshake", "", actions=frozenset({"wrong_root_ca"}),
+                                   sni=server_name or "")
+        if fault is not None:
             sock.context = wrong()
 
     base.sni_callback = choose

@@ -46,7 +46,14 @@ FAULT_ACTIONS = {
     "time_skew": "the emulated network time is off by params.seconds (JWTs fail time checks)",
 }
 
-RESOURCES = ("auth", "commands", "response", "handshake", "network-time")
+_ANSWERS = frozenset({"status", "drop", "delay", "not_claimed", "jwt_time_reject"})
+APPLICABLE: dict[str, frozenset[str]] = {
+    "auth": _ANSWERS,
+    "commands": _ANSWERS | {"too_many_commands", "bad_cbor", "oversized"},
+    "response": _ANSWERS,
+    "handshake": frozenset({"wrong_root_ca", "drop"}),
+    "network-time": frozenset({"no_valid_datetime", "time_skew"}),
+}
 
 
 @dataclass(frozen=True)
@@ -78,29 +85,33 @@ class DeviceService:
         self._keys: dict[str, ec.EllipticCurvePublicKey | None] = {}
 
     # --- faults ---
+    def take_fault(self, transport: str, resource: str, device: str, actions: frozenset[str] | None = None,
+                   **extra: str) -> Fault | None:
+        """The first fault that matches here *and* whose action applies to this decision point, consumed.
+
+        FaultPlan.take would hand out the first matching fault whatever its action, so a fetch-only fault
+        matched by transport alone would be spent on the preceding authentication.
+        """
+        attributes = {"transport": transport, "resource": resource, "device": device, **extra}
+        applicable = APPLICABLE.get(resource, frozenset()) if actions is None else actions
+        for candidate in self.faults.list():
+            if candidate.action in applicable and candidate.matches(attributes):
+                candidate.hits += 1
+                if candidate.count is not None:
+                    candidate.count -= 1
+                    if candidate.count == 0:
+                        self.faults.remove(candidate.id)
+                self.emit("fault", action=candidate.action, fault=candidate.id, **attributes)
+                return candidate
+        return None
+
     async def fault(self, transport: str, resource: str, device: str) -> Fault | None:
         """Take the fault for this decision point; apply latency here, return the others."""
-        found = self.faults.take(transport=transport, resource=resource, device=device)
-        if found is None:
-            return None
-        self.emit("fault", action=found.action, fault=found.id, transport=transport, resource=resource,
-                  device=device)
-        if found.action == "delay":
+        found = self.take_fault(transport, resource, device)
+        if found is not None and found.action == "delay":
             await asyncio.sleep(float(found.params.get("seconds", 1.0)))
             return None
         return found
-
-    def peek_drop(self, transport: str, resource: str, device: str) -> bool:
-        """True (and the fault consumed) when the first fault matching here is a drop."""
-        attributes = {"transport": transport, "resource": resource, "device": device}
-        for candidate in self.faults.list():
-            if candidate.matches(attributes):
-                if candidate.action != "drop":
-                    return False
-                self.faults.take(**attributes)
-                self.emit("fault", action="drop", fault=candidate.id, **attributes)
-                return True
-        return False
 
     @staticmethod
     def fault_reply(fault: Fault) -> Reply | None:
@@ -235,11 +246,10 @@ class DeviceService:
 
     # --- emulated network time ---
     def network_time(self, device_id: str) -> float | None:
-        found = self.faults.take(transport="nitz", resource="network-time", device=device_id)
+        found = self.take_fault("nitz", "network-time", device_id)
         now = self.now()
         if found is None:
             return now
-        self.emit("fault", action=found.action, fault=found.id, resource="network-time", device=device_id)
         if found.action == "no_valid_datetime":
             return None
         if found.action == "time_skew":
