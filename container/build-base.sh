@@ -55,8 +55,6 @@ if [ "${PROVEMU_REBUILD_BASE:-0}" = 1 ] || [ ! -s "$TARBALL" ]; then
         "$ROOTFS"/usr/share/locale/* "$ROOTFS"/var/cache/apt/*.bin "$ROOTFS"/var/cache/apt/archives/*.deb \
         "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/debconf/*-old "$ROOTFS"/var/log/*.log \
         "$ROOTFS"/debootstrap
-    find "$ROOTFS/usr/lib/python3" "$ROOTFS/usr/lib/python3.11" -name __pycache__ -prune -exec rm -rf {} + \
-        2>/dev/null || true
     tar --numeric-owner -C "$ROOTFS" -cf "$TARBALL.tmp" .
     mv "$TARBALL.tmp" "$TARBALL"
 fi

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from emulators import registry
 from emulators.clock import Clock
 from emulators.config import load_config
 from emulators.runner import ServeConfig, Suite
+
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -66,10 +69,23 @@ class SuiteThread:
         assert self.suite is not None
         return self.suite
 
+    def call(self, function: Callable[[], T], timeout: float = 30.0) -> T:
+        """Run `function` on the suite's event loop (e.g. to emit an event or touch an emulator) and return
+        its result; objects of the suite must only be used from that loop."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the suite is not running")
+
+        async def run() -> T:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
+
     def stop(self, timeout: float = 30.0) -> None:
-        if self._loop is not None and self._stop is not None and self._thread is not None \
-                and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
+        loop = self._loop
+        if loop is not None and self._stop is not None and self._thread is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed on its own meanwhile
+                loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(timeout)
 
     async def _main(self) -> None:
@@ -86,6 +102,8 @@ class SuiteThread:
                 raise
             self._error = exc
             self._started.set()
+        finally:
+            self._loop = None
 
     def __enter__(self) -> Suite:
         return self.start()
