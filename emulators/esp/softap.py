@@ -121,21 +121,22 @@ class SoftApServer:
             node.emit("http_error", status=405, path=req.path[:100], method=req.method[:20])
             conn.writer.write(httpd.error_response(405))
             return False
-        if not req.body_acceptable:
-            node.log.info("%s: %s body of %d bytes refused", node.name, endpoint, req.content_length)
-            node.emit(
-                "transport_failure",
-                transport="softap",
-                endpoint=endpoint,
-                reason=f"body length {req.content_length} outside 1..{httpd.MAX_REQ_BODY_LEN}",
-            )
-            return False
         async with node.lock:
             session_id, is_new, previous = self.sessions.bind(conn.fd, req.header("Cookie"))
             if is_new:
                 if previous is not None:
                     node.close_session(previous, "softap")
                 node.new_session(session_id, "softap")
+            # protocomm_httpd binds (and may start) the session before it checks the body length
+            if not req.body_acceptable:
+                node.log.info("%s: %s body of %d bytes refused", node.name, endpoint, req.content_length)
+                node.emit(
+                    "transport_failure",
+                    transport="softap",
+                    endpoint=endpoint,
+                    reason=f"body length {req.content_length} outside 1..{httpd.MAX_REQ_BODY_LEN}",
+                )
+                return False
             fault = node.request_fault("softap", endpoint)
             if fault is not None and fault.action == "drop":
                 node.emit("fault", action="drop", endpoint=endpoint)

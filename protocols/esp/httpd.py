@@ -173,6 +173,7 @@ class CookieSessions:
             and self.cookie_session_id is not None
             and cookie_header == f"session={self.cookie_session_id}"
         ):
+            self.sock_session_id = None  # the client speaks cookies: socket identity is no longer consulted
             return self.cookie_session_id, False, None
         if not readable and self.cookie_session_id is not None and sock == self.sock_session_id:
             return self.cookie_session_id, False, None

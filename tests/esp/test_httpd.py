@@ -73,6 +73,8 @@ def test_cookie_continues_across_sockets_and_survives_close() -> None:
     sid, _, _ = s.bind(54, None)
     s.socket_closed(54)
     assert s.bind(60, f"session={sid}") == (sid, False, None)
+    assert s.sock_session_id is None  # once the cookie was used, socket identity no longer counts
+    assert s.bind(60, None)[1] is True
 
 
 def test_wrong_or_unreadable_cookie() -> None:
