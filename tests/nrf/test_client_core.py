@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -47,9 +48,9 @@ class MemoryService:
 
     def __init__(self, commands=()):
         self.pending = [QueuedCommand(c, "m") for c in commands]
-        self.forced: list = []  # statuses/codes to answer the next requests with
-        self.log: list = []
-        self.posted: list = []
+        self.forced: list[Any] = []  # statuses/codes to answer the next requests with
+        self.log: list[Any] = []
+        self.posted: list[Any] = []
 
     def http(self, request: HttpRequest) -> HttpResult:
         self.log.append((request.method, request.target))
@@ -63,7 +64,7 @@ class MemoryService:
                 return HttpResult(204, b"", 20)
             body = encode_commands([q.command for q in batch])
             return HttpResult(200, body, len(body) + 20)
-        responses = decode_responses(request.body)
+        responses = decode_responses(request.body or b"")
         self.posted.append(responses)
         removed = settle(self.pending, responses).removed
         self.pending = [q for q in self.pending if q.corr_id not in removed]

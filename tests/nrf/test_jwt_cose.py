@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import pytest
@@ -58,7 +59,7 @@ def test_wrong_key_and_alg():
     with pytest.raises(JwtError) as info:
         verify_jwt(_token(), OTHER.public_key(), NOW, skew=60)
     assert info.value.reason == "signature"
-    header, claims, sig = _token().split(".")
+    _header, claims, sig = _token().split(".")
     with pytest.raises(JwtError) as info:
         parse_jwt(f"eyJhbGciOiJub25lIn0.{claims}.{sig}")
     assert info.value.reason == "algorithm"
@@ -75,10 +76,8 @@ def test_iss_prefixes():
 @given(st.text(max_size=200))
 @settings(max_examples=300, deadline=None)
 def test_garbage_tokens_only_raise_jwt_error(text):
-    try:
+    with contextlib.suppress(JwtError):
         verify_jwt(text, KEY.public_key(), NOW, skew=60)
-    except JwtError:
-        pass
 
 
 def test_ncdoc_attestation_body_parses():
@@ -106,10 +105,8 @@ def test_attestation_token_signed_and_verified():
 @given(st.text(max_size=120))
 @settings(max_examples=300, deadline=None)
 def test_garbage_attestation_tokens_only_raise_token_error(text):
-    try:
+    with contextlib.suppress(cose.TokenError):
         cose.parse_attestation_token(text)
-    except cose.TokenError:
-        pass
 
 
 def test_keygen_blob_signature_covers_digest():
@@ -119,6 +116,6 @@ def test_keygen_blob_signature_covers_digest():
     blob = cose.keygen_blob(KEY, DEV, cose.CSR_MSG_V1, 16842753, b"der-bytes", b"\x02" * 16)
     assert cose.split_keygen_blob(blob) == b"der-bytes"
     payload = cose.verify_sign1(b64url_decode(blob.split(".")[1]), KEY.public_key(), None)
-    kind, dev, tag, digest, nonce = cbor2.loads(payload)
+    kind, dev, tag, digest, _nonce = cbor2.loads(payload)
     assert (kind, uuid.UUID(bytes=dev), tag) == (9, uuid.UUID(DEV), 16842753)
     assert digest == hashlib.sha256(b"der-bytes").digest()

@@ -26,6 +26,12 @@ def modem():
     return m
 
 
+def _group(pattern, text):
+    match = re.match(pattern, text)
+    assert match is not None, text
+    return match.group(1)
+
+
 def test_functional_modes_and_network_time(modem):
     assert modem.handle("AT+CFUN?", NOW) == "+CFUN: 0\r\nOK\r\n"
     assert not modem.has_time
@@ -60,7 +66,7 @@ def test_cmng_store(modem):
 def test_keygen_csr_is_a_real_p256_csr(modem):
     modem.handle("AT+CFUN=4", NOW)
     answer = modem.handle('AT%KEYGEN=16842753,2,0,"O=Nordic,CN=dev1","101010000"', NOW)
-    blob = re.match(r'%KEYGEN: "([^"]+)"\r\nOK\r\n', answer).group(1)
+    blob = _group(r'%KEYGEN: "([^"]+)"\r\nOK\r\n', answer)
     csr = x509.load_der_x509_csr(cose.split_keygen_blob(blob))
     assert csr.is_signature_valid
     assert isinstance(csr.public_key(), ec.EllipticCurvePublicKey)
@@ -79,13 +85,13 @@ def test_keygen_csr_is_a_real_p256_csr(modem):
 def test_jwt_and_attestation(modem):
     assert modem.handle('AT%JWT=0,300,"",""', NOW).startswith('%JWT: "')
     modem.handle("AT+CFUN=1", NOW)
-    token = re.match(r'%JWT: "([^"]+)"', modem.handle('AT%JWT=0,300,"",""', NOW)).group(1)
+    token = _group(r'%JWT: "([^"]+)"', modem.handle('AT%JWT=0,300,"",""', NOW))
     parsed = verify_jwt(token, modem.identity_key.public_key(), NOW, skew=0)
     assert parsed.device_id == modem.device_id
     assert parsed.claims["exp"] - parsed.claims["iat"] == 300
     assert "sub" not in parsed.claims and parsed.claims["jti"].startswith(f"nRF9160.{modem.firmware_id}.")
     assert len(parsed.header["kid"]) == 64
-    attest = re.match(r'%ATTESTTOKEN: "([^"]+)"', modem.handle("AT%ATTESTTOKEN", NOW)).group(1)
+    attest = _group(r'%ATTESTTOKEN: "([^"]+)"', modem.handle("AT%ATTESTTOKEN", NOW))
     parsed_token = cose.parse_attestation_token(attest)
     assert parsed_token.device_id == modem.device_id
     cose.verify_attestation_token(parsed_token, modem.identity_key.public_key())

@@ -20,6 +20,11 @@ from protocols.nrf.schedule import Schedule, parse_interval
 P = "89ed369b-0fed-4194-a703-aabb7fe8130b"
 
 
+def _at(command):
+    assert isinstance(command, AtCommand)
+    return command
+
+
 def _queue(*suffixes):
     return [QueuedCommand(FinishedCommand(f"{P}.{s}"), f"c{s}") for s in suffixes]
 
@@ -48,7 +53,7 @@ def test_settle_removes_acknowledged_and_flushes_after_failure():
     ok = settle(pending, [AtResponse(f"{P}.1", "OK"), FinishedAck(f"{P}.2")])
     assert ok.removed == [f"{P}.1", f"{P}.2"] and ok.failed is None
     bad = settle(pending, [AtResponse(f"{P}.1", "OK"), ErrorResponse(f"{P}.2", 514, "")])
-    assert bad.failed[0].corr_id == f"{P}.2"
+    assert bad.failed is not None and bad.failed[0].corr_id == f"{P}.2"
     assert [q.corr_id for q in bad.flushed] == [f"{P}.3", f"{P}.4"]
     stray = settle(pending, [FinishedAck("nobody")])
     assert stray.removed == [] and len(stray.unknown) == 1
@@ -70,21 +75,21 @@ def test_key_generation_request_is_exactly_cmds2():
 
 def test_other_request_types():
     _, csr = device_commands({"certificateSigningRequest": {"secTag": 7, "attributes": "O=Acme,CN=d1"}}, "x")
-    assert csr[1].parameters == '7,2,0,"O=Acme,CN=d1","101010000"'
+    assert _at(csr[1]).parameters == '7,2,0,"O=Acme,CN=d1","101010000"'
     _, cert = device_commands({"clientCertificate": {"secTag": 7, "content": "PEM"}}, "x")
     assert cert == [AtCommand("x", "%CMNG", '0,7,1,"PEM"')]
     _, ca = device_commands({"serverCertificate": {"secTag": 7, "content": "PEM"}}, "x")
-    assert ca[0].parameters == '0,7,0,"PEM"'
+    assert _at(ca[0]).parameters == '0,7,0,"PEM"'
     _, key = device_commands({"clientPrivateKey": {"secTag": 7, "content": "K", "password": "pw"}}, "x")
-    assert key[0].parameters == '0,7,2,"K","pw"'
+    assert _at(key[0]).parameters == '0,7,2,"K","pw"'
     _, psk = device_commands({"preSharedKey": {"secTag": 7, "identity": "id", "secret": "0a0b"}}, "x")
-    assert [c.parameters for c in psk] == ['0,7,4,"id"', '0,7,3,"0a0b"']
+    assert [_at(c).parameters for c in psk] == ['0,7,4,"id"', '0,7,3,"0a0b"']
     _, cfg = device_commands({"config": {"provisioning/interval-sec": "99"}}, "x")
     assert cfg == [ConfigCommand("x", (("provisioning/interval-sec", "99"),))]
     _, fin = device_commands({"finished": {}}, "x")
     assert fin == [FinishedCommand("x")]
     _, raw = device_commands({"atCommand": {"setCommand": "%XSYSTEMMODE", "parameters": "1,0,0,0"}}, "x")
-    assert raw[0].at_text == "AT%XSYSTEMMODE=1,0,0,0"
+    assert _at(raw[0]).at_text == "AT%XSYSTEMMODE=1,0,0,0"
 
 
 @pytest.mark.parametrize("request_", [
