@@ -100,7 +100,7 @@ def probe(listener: Mapping[str, Any], ca_path: Path) -> str:
     """Reach one listener the way its transport allows; returns what answered."""
     host, port, transport = listener["host"], int(listener["port"]), listener["transport"]
     if transport in UDP_TRANSPORTS:
-        if transport in ("coap", "udp+coap"):
+        if "coap" in (transport, listener["name"]):
             return _coap_ping(host, port)
         return _udp_bound(host, port)
     with socket.create_connection((host, port), timeout=5) as raw:
