@@ -92,9 +92,6 @@ class Reader:
     def binary(self) -> bytes:
         return self.raw(self.u16())
 
-    def rest(self) -> bytes:
-        return self.raw(self.end - self.pos)
-
     def expect_end(self, what: str) -> None:
         if self.pos != self.end:
             raise malformed(f"{self.end - self.pos} unexpected trailing bytes after {what}")
