@@ -150,7 +150,9 @@ class BlePeripheral:
         await self.radio.device.start_advertising(
             advertising_interval_min=ADVERTISING_INTERVAL_MS,
             advertising_interval_max=ADVERTISING_INTERVAL_MS,
-            advertising_data=bytes(data), auto_restart=True, own_address_type=hci.OwnAddressType.PUBLIC
+            advertising_data=bytes(data),
+            auto_restart=True,
+            own_address_type=hci.OwnAddressType.PUBLIC,
         )
         self.advertising = True
 

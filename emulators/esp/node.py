@@ -74,6 +74,9 @@ class EmulatedNode:
         self.lock = asyncio.Lock()
         self.softap_blocked_until = 0.0
         self.device = ProvisioningDevice(self.spec, env, self._resolve, sign=self._sign, on_mapping=self._on_mapping)
+        if self.device.rainmaker is not None:
+            self.device.rainmaker.chal_resp_disabled = store.chal_resp_disabled(self.name)
+            self.device.rainmaker.on_disable = self._on_chal_resp_disabled
         self.provisioned = store.credentials(self.name) is not None
         if self.provisioned:
             self.device.active = False
@@ -95,6 +98,10 @@ class EmulatedNode:
     def _on_mapping(self, record: MappingRecord) -> None:
         self.store.save_mapping(self.name, self.spec.node_id, record.user_id, record.secret_key)
         self.emit("rainmaker_user_mapping", node_id=self.spec.node_id, user_id=record.user_id)
+
+    def _on_chal_resp_disabled(self) -> None:
+        self.store.disable_chal_resp(self.name)
+        self.emit("rainmaker_chal_resp_disabled", node_id=self.spec.node_id)
 
     def _resolve(self, ssid: bytes, passphrase: bytes) -> Outcome:
         fault = take_fault(self.faults, ("wifi_fail",), node=self.name, ssid=ssid.decode("utf-8", "replace"))

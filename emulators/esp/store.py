@@ -1,5 +1,6 @@
 """Persistent per-node state of the ESP emulator in the shared SQLite store: node keys, stored Wi-Fi
-credentials (a provisioned node boots out of provisioning mode, as a real one does) and RainMaker mappings."""
+credentials (a provisioned node boots out of provisioning mode, as a real one does), RainMaker mappings and
+the client-issued challenge-response disable (kept in NVS until a factory reset on the device)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ CREATE TABLE IF NOT EXISTS esp_node_keys (
 CREATE TABLE IF NOT EXISTS esp_wifi_credentials (
     name TEXT PRIMARY KEY, ssid BLOB NOT NULL, passphrase BLOB NOT NULL, ip4_addr TEXT NOT NULL,
     provisioned_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS esp_chal_resp_disabled (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS esp_rainmaker_mappings (
     name TEXT PRIMARY KEY, node_id TEXT NOT NULL, user_id TEXT NOT NULL, secret_key TEXT NOT NULL,
     updated_at REAL NOT NULL)
@@ -60,7 +62,14 @@ class EspStore:
     def mapping(self, name: str) -> sqlite3.Row | None:
         return self.db.query_one("SELECT * FROM esp_rainmaker_mappings WHERE name = ?", (name,))
 
+    def disable_chal_resp(self, name: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO esp_chal_resp_disabled VALUES (?)", (name,))
+
+    def chal_resp_disabled(self, name: str) -> bool:
+        return self.db.query_one("SELECT 1 FROM esp_chal_resp_disabled WHERE name = ?", (name,)) is not None
+
     def factory_reset(self, name: str) -> None:
         with self.db.transaction():
+            self.db.execute("DELETE FROM esp_chal_resp_disabled WHERE name = ?", (name,))
             self.db.execute("DELETE FROM esp_wifi_credentials WHERE name = ?", (name,))
             self.db.execute("DELETE FROM esp_rainmaker_mappings WHERE name = ?", (name,))

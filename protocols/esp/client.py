@@ -60,9 +60,7 @@ def _reply(cls: type[pb.M], data: bytes, msg: int, case: str) -> pb.M:
     resp = pb.decode(cls, data)
     got = cast(Any, resp).msg
     if got != msg or resp.WhichOneof("payload") != case:
-        raise RemoteError(
-            f"unexpected {cls.__name__} reply (msg {got}, payload {resp.WhichOneof('payload')})"
-        )
+        raise RemoteError(f"unexpected {cls.__name__} reply (msg {got}, payload {resp.WhichOneof('payload')})")
     return resp
 
 
@@ -111,9 +109,7 @@ def read_set_config(data: bytes) -> int:
 
 
 def read_apply_config(data: bytes) -> int:
-    resp = _reply(
-        pb.wifi_config.WiFiConfigPayload, data, pb.wifi_config.TypeRespApplyConfig, "resp_apply_config"
-    )
+    resp = _reply(pb.wifi_config.WiFiConfigPayload, data, pb.wifi_config.TypeRespApplyConfig, "resp_apply_config")
     return int(resp.resp_apply_config.status)
 
 
@@ -135,17 +131,13 @@ def read_status(data: bytes) -> StatusReading:
 
 def ctrl_reset() -> bytes:
     return pb.encode(
-        pb.wifi_ctrl.WiFiCtrlPayload(
-            msg=pb.wifi_ctrl.TypeCmdCtrlReset, cmd_ctrl_reset=pb.wifi_ctrl.CmdCtrlReset()
-        )
+        pb.wifi_ctrl.WiFiCtrlPayload(msg=pb.wifi_ctrl.TypeCmdCtrlReset, cmd_ctrl_reset=pb.wifi_ctrl.CmdCtrlReset())
     )
 
 
 def ctrl_reprov() -> bytes:
     return pb.encode(
-        pb.wifi_ctrl.WiFiCtrlPayload(
-            msg=pb.wifi_ctrl.TypeCmdCtrlReprov, cmd_ctrl_reprov=pb.wifi_ctrl.CmdCtrlReprov()
-        )
+        pb.wifi_ctrl.WiFiCtrlPayload(msg=pb.wifi_ctrl.TypeCmdCtrlReprov, cmd_ctrl_reprov=pb.wifi_ctrl.CmdCtrlReprov())
     )
 
 

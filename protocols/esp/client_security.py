@@ -181,9 +181,7 @@ class Sec2Client(ClientSession):
         return self._aead.decrypt(data)
 
 
-def client_for(
-    security: int, pop: str = "", username: str = DEFAULT_USERNAME, patch_ver: int = 1
-) -> ClientSession:
+def client_for(security: int, pop: str = "", username: str = DEFAULT_USERNAME, patch_ver: int = 1) -> ClientSession:
     """The client engine for a security version; for Security 2 ``pop`` is the SRP password."""
     if security == 0:
         return Sec0Client()

@@ -84,9 +84,7 @@ class ProvisioningDevice:
         self.env = env
         self.resolve = resolve
         self.rng = rng
-        self._verifier = compute_verifier(
-            spec.sec2_username.encode(), spec.sec2_password.encode(), spec.sec2_salt
-        )
+        self._verifier = compute_verifier(spec.sec2_username.encode(), spec.sec2_password.encode(), spec.sec2_salt)
         self.rainmaker: RainMakerService | None = None
         if spec.rainmaker != "none":
             self.rainmaker = RainMakerService(spec.node_id, sign or _no_signer, on_mapping)
@@ -152,8 +150,10 @@ class ProvisioningDevice:
         connected_at = self.wifi.station.connected_at
         if self.active and self.spec.stop_on_success and connected_at is not None:
             reported = self.wifi.reported_connected_at
-            self.stop_at = min(connected_at + self.spec.autostop_timeout,
-                               reported + self.spec.cleanup_delay if reported is not None else float("inf"))
+            self.stop_at = min(
+                connected_at + self.spec.autostop_timeout,
+                reported + self.spec.cleanup_delay if reported is not None else float("inf"),
+            )
         if self.active and self.stop_at is not None and now >= self.stop_at:
             self.active = False
             changes.append(StationChange("provisioning_stopped", {"reason": "provisioned"}))

@@ -165,14 +165,8 @@ class CookieSessions:
 
     def bind(self, sock: int, cookie_header: str | None) -> tuple[int, bool, int | None]:
         """Return (session id, is_new, previous session id to close)."""
-        readable = (
-            cookie_header is not None and len(cookie_header.encode("latin-1", "replace")) < COOKIE_BUF_LEN
-        )
-        if (
-            readable
-            and self.cookie_session_id is not None
-            and cookie_header == f"session={self.cookie_session_id}"
-        ):
+        readable = cookie_header is not None and len(cookie_header.encode("latin-1", "replace")) < COOKIE_BUF_LEN
+        if readable and self.cookie_session_id is not None and cookie_header == f"session={self.cookie_session_id}":
             self.sock_session_id = None  # the client speaks cookies: socket identity is no longer consulted
             return self.cookie_session_id, False, None
         if not readable and self.cookie_session_id is not None and sock == self.sock_session_id:

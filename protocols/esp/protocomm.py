@@ -50,9 +50,7 @@ class UnknownEndpoint(RemoteError):
 class Protocomm:
     """Endpoint table plus the single current security session."""
 
-    def __init__(
-        self, session_factory: Callable[[], DeviceSession], version_reply: Callable[[], bytes]
-    ) -> None:
+    def __init__(self, session_factory: Callable[[], DeviceSession], version_reply: Callable[[], bytes]) -> None:
         self.session_factory = session_factory
         self.version_reply = version_reply
         self.endpoints: dict[str, Endpoint] = {}

@@ -104,15 +104,9 @@ class WifiProvisioning:
             out.sta_state = pb.wifi_constants.Connecting
 
     def _set_config(self, cmd: pb.wifi_config.CmdSetConfig) -> Any:
-        if (
-            len(cmd.bssid) not in (0, 6)
-            or len(cmd.ssid) > MAX_SSID_LEN
-            or len(cmd.passphrase) > MAX_PASSPHRASE_LEN
-        ):
+        if len(cmd.bssid) not in (0, 6) or len(cmd.ssid) > MAX_SSID_LEN or len(cmd.passphrase) > MAX_PASSPHRASE_LEN:
             return pb.constants.InvalidArgument
-        self.station.set_config(
-            Credentials(bytes(cmd.ssid), bytes(cmd.passphrase), bytes(cmd.bssid), cmd.channel)
-        )
+        self.station.set_config(Credentials(bytes(cmd.ssid), bytes(cmd.passphrase), bytes(cmd.bssid), cmd.channel))
         return pb.constants.Success
 
     # prov-scan ---------------------------------------------------------------------------------------------
@@ -123,9 +117,7 @@ class WifiProvisioning:
         if req.msg == pb.wifi_scan.TypeCmdScanStart:
             if req.WhichOneof("payload") != "cmd_scan_start":
                 raise RemoteError("CmdScanStart without payload")
-            done = self.scan.start(
-                now, self.env, self.station.timings.scan_time, self.options.scan_max_entries
-            )
+            done = self.scan.start(now, self.env, self.station.timings.scan_time, self.options.scan_max_entries)
             if req.cmd_scan_start.blocking:
                 not_before = done
             resp.resp_scan_start.SetInParent()
@@ -141,9 +133,7 @@ class WifiProvisioning:
             raise RemoteError(f"prov-scan: unknown msg {req.msg}")
         return Reply(pb.encode(resp), not_before)
 
-    def _scan_result(
-        self, cmd: pb.wifi_scan.CmdScanResult, resp: pb.wifi_scan.WiFiScanPayload, now: float
-    ) -> None:
+    def _scan_result(self, cmd: pb.wifi_scan.CmdScanResult, resp: pb.wifi_scan.WiFiScanPayload, now: float) -> None:
         total = self.scan.count(now)
         out = resp.resp_scan_result
         out.SetInParent()
@@ -152,9 +142,7 @@ class WifiProvisioning:
                 resp.status = pb.constants.InternalError
                 break
             ap = self.scan.results[index]
-            entry = out.entries.add(
-                ssid=ap.ssid[:MAX_SSID_LEN], channel=ap.channel, rssi=ap.rssi, bssid=ap.bssid
-            )
+            entry = out.entries.add(ssid=ap.ssid[:MAX_SSID_LEN], channel=ap.channel, rssi=ap.rssi, bssid=ap.bssid)
             cast(Any, entry).auth = ap.auth
 
     # prov-ctrl ---------------------------------------------------------------------------------------------

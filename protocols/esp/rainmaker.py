@@ -1,5 +1,6 @@
 """RainMaker's provisioning-time endpoints: ``cloud_user_assoc`` (legacy user-node mapping) and ``ch_resp``
-(challenge-response), and the node identity conventions (spec §4.10, §4.11, §8.4, §8.5).
+(challenge-response), and the node identity conventions (spec §4.10, §4.11, §8.4, §8.5), as
+esp_rmaker_user_mapping.c and esp_rmaker_chal_resp.c behave.
 
 The node signs ``SHA-256(challenge)`` with its private key through the ``sign`` callable it is given; the
 mapping it receives is reported through ``on_mapping`` so the driver can persist it.
@@ -39,9 +40,7 @@ def rainmaker_pop_for(mac: bytes) -> str:
     return mac[2:6].hex()
 
 
-def qr_payload(
-    name: str, pop: str, transport: str, security: int, username: str = "wifiprov"
-) -> dict[str, str]:
+def qr_payload(name: str, pop: str, transport: str, security: int, username: str = "wifiprov") -> dict[str, str]:
     payload = {"ver": "v1", "name": name, "pop": pop, "transport": transport}
     if security == 2:
         payload["username"] = username
@@ -62,12 +61,15 @@ class RainMakerService:
         node_id: str,
         sign: Callable[[bytes], bytes],
         on_mapping: Callable[[MappingRecord], None] | None = None,
+        chal_resp_disabled: bool = False,
+        on_disable: Callable[[], None] | None = None,
     ) -> None:
         self.node_id = node_id
         self.sign = sign
         self.on_mapping = on_mapping
+        self.on_disable = on_disable
         self.mapping: MappingRecord | None = None
-        self.chal_resp_disabled = False
+        self.chal_resp_disabled = chal_resp_disabled
         self.challenges_answered = 0
 
     def handle_user_assoc(self, data: bytes, now: float) -> Reply:
@@ -89,26 +91,25 @@ class RainMakerService:
         return Reply(pb.encode(resp))
 
     def handle_chal_resp(self, data: bytes, now: float) -> Reply:
+        """esp_rmaker_chal_resp.c: once disabled every request gets ``Disabled`` unparsed; only
+        ChallengeResponse (with a non-empty challenge) and DisableChalResp are served, the rest fail."""
+        if self.chal_resp_disabled:
+            resp = pb.with_msg(pb.chal_resp.RMakerChRespPayload, pb.chal_resp.TypeRespChallengeResponse)
+            resp.status = pb.chal_resp.Disabled
+            return Reply(pb.encode(resp))
         req = pb.decode(pb.chal_resp.RMakerChRespPayload, data)
-        resp = pb.with_msg(pb.chal_resp.RMakerChRespPayload, req.msg + 1)
-        if req.msg == pb.chal_resp.TypeCmdChallengeResponse:
-            if self.chal_resp_disabled:
-                resp.status = pb.chal_resp.Disabled
-            elif (
-                req.WhichOneof("payload") != "cmdChallengeResponsePayload"
-                or not req.cmdChallengeResponsePayload.payload
-            ):
-                resp.status = pb.chal_resp.InvalidParam
-            else:
-                out = resp.respChallengeResponsePayload
-                out.payload = self.sign(bytes(req.cmdChallengeResponsePayload.payload))
-                out.node_id = self.node_id
-                self.challenges_answered += 1
-        elif req.msg == pb.chal_resp.TypeCmdGetNodeID:
-            resp.respGetNodeIDPayload.node_id = self.node_id
-        elif req.msg == pb.chal_resp.TypeCmdDisableChalResp:
+        if req.msg == pb.chal_resp.TypeCmdDisableChalResp:
             self.chal_resp_disabled = True
-            resp.respDisableChalRespPayload.SetInParent()
-        else:
-            raise RemoteError(f"ch_resp: unknown msg {req.msg}")
+            if self.on_disable is not None:
+                self.on_disable()
+            return Reply(pb.encode(pb.with_msg(pb.chal_resp.RMakerChRespPayload, pb.chal_resp.TypeRespDisableChalResp)))
+        if req.msg != pb.chal_resp.TypeCmdChallengeResponse:
+            raise RemoteError(f"ch_resp: message type {req.msg} is not served")
+        challenge = bytes(req.cmdChallengeResponsePayload.payload)
+        if req.WhichOneof("payload") != "cmdChallengeResponsePayload" or not challenge:
+            raise RemoteError("ch_resp: empty challenge")
+        resp = pb.with_msg(pb.chal_resp.RMakerChRespPayload, pb.chal_resp.TypeRespChallengeResponse)
+        resp.respChallengeResponsePayload.payload = self.sign(challenge)
+        resp.respChallengeResponsePayload.node_id = self.node_id
+        self.challenges_answered += 1
         return Reply(pb.encode(resp))

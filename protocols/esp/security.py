@@ -64,9 +64,7 @@ class DeviceSession(abc.ABC):
     def _check(self, event: HandshakeInput) -> SessionState:
         new = HANDSHAKE.get((self.state, event))
         if new is None:
-            raise RemoteError(
-                f"Security {self.version}: {event.value} not allowed in state {self.state.value}"
-            )
+            raise RemoteError(f"Security {self.version}: {event.value} not allowed in state {self.state.value}")
         return new
 
     def _step(self, event: HandshakeInput) -> None:

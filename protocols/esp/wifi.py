@@ -290,9 +290,7 @@ class WifiStation:
                 self._outcome = resolve(self.applied.ssid, self.applied.passphrase)
                 ok = isinstance(self._outcome, AccessPoint)
                 self._attempt_end = start + (self.timings.connect_time if ok else self.timings.fail_time)
-                changes.append(
-                    StationChange("wifi_attempt", {"ssid": self.applied.ssid.decode("utf-8", "replace")})
-                )
+                changes.append(StationChange("wifi_attempt", {"ssid": self.applied.ssid.decode("utf-8", "replace")}))
             elif self._attempt_end is not None and self._attempt_end <= now and self._outcome is not None:
                 end, outcome = self._attempt_end, self._outcome
                 self._attempt_end, self._outcome = None, None

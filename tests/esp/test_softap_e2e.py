@@ -244,6 +244,12 @@ async def test_rainmaker_challenge_signature_is_checked(tmp_path: Path) -> None:
         status, _, _ = msgs.read_challenge_response(await device.send_data("ch_resp", msgs.challenge(challenge)))
         assert status == 3  # Disabled
         await device.disconnect()
+    async with running(["esp"], tmp_path, {"esp": {**INSTANT, "rainmaker": "ch_resp"}}) as suite:
+        _, node = await control(suite.control_url, "GET", f"/api/esp/nodes/{listener.name}")
+        assert node["rainmaker"]["chal_resp_disabled"]  # the client's disable survives a reboot
+        await control(suite.control_url, "POST", f"/api/esp/nodes/{listener.name}/factory-reset")
+        _, node = await control(suite.control_url, "GET", f"/api/esp/nodes/{listener.name}")
+        assert not node["rainmaker"]["chal_resp_disabled"]
 
 
 async def test_rainmaker_legacy_user_association(tmp_path: Path) -> None:
