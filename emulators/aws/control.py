@@ -189,6 +189,10 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
     async def connections(_: web.Request) -> web.StreamResponse:
         return web.json_response({"connections": emu.gateway.connections()})
 
+    async def keypool(_: web.Request) -> web.StreamResponse:
+        return web.json_response({"keyType": emu.keys.key_type, "available": len(emu.keys),
+                                  "target": emu.keys.size})
+
     async def pki_info(_: web.Request) -> web.StreamResponse:
         pki = emu.ctx.pki
         return web.json_response({"caPem": pki.ca.cert_pem().decode(), "caPath": str(pki.ca_path),
@@ -209,7 +213,7 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
         web.post("/certificates/{cert_id}/policies", attach_policy),
         web.get("/policies", list_policies), web.put("/policies/{name}", put_policy),
         web.delete("/policies/{name}", delete_policy),
-        web.get("/connections", connections), web.get("/pki", pki_info),
+        web.get("/connections", connections), web.get("/pki", pki_info), web.get("/keypool", keypool),
     ]
     guarded = [web.route(r.method, r.path, _guard(r.handler)) for r in routes]
     return guarded + fault_routes(emu.faults)
@@ -267,6 +271,7 @@ def openapi_paths(emu: AwsEmulator) -> dict[str, Any]:
                                    "delete": _op("Delete a policy", "204", "404", params=("name",))},
         f"{p}/connections": {"get": _op("Live MQTT connections and their subscriptions", "200")},
         f"{p}/pki": {"get": _op("CA certificate and the default claim files", "200")},
+        f"{p}/keypool": {"get": _op("Pre-generated CreateKeysAndCertificate keys: available and target", "200")},
     }
     paths.update(fault_openapi(p, emu.faults))
     return paths

@@ -6,6 +6,8 @@ locally generated key) → RegisterThing → disconnect → reconnect with the i
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import ssl
 import tempfile
 import time
@@ -45,13 +47,33 @@ class Endpoint:
     server_hostname: str | None = None
 
     def context(self, cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.ca_path))
-        with tempfile.TemporaryDirectory() as tmp:
-            cert_file, key_file = Path(tmp) / "c.pem", Path(tmp) / "k.pem"
-            cert_file.write_bytes(cert_pem)
-            key_file.write_bytes(key_pem)
-            context.load_cert_chain(cert_file, key_file)
+        context = ssl.create_default_context(cadata=self._ca_pem())
+        # ssl loads client credentials only from files; one private scratch file per process is enough
+        scratch = _scratch_file()
+        scratch.write_bytes(cert_pem + b"\n" + key_pem)
+        try:
+            context.load_cert_chain(scratch)
+        finally:
+            scratch.write_bytes(b"")
         return context
+
+    def _ca_pem(self) -> str:
+        if self._ca_cache is None:
+            self._ca_cache = self.ca_path.read_text()
+        return self._ca_cache
+
+    _ca_cache: str | None = field(default=None, init=False, repr=False)
+
+
+_SCRATCH: list[Path] = []
+
+
+def _scratch_file() -> Path:
+    if not _SCRATCH:
+        directory = Path(tempfile.mkdtemp(prefix="provemu-device-"))
+        atexit.register(shutil.rmtree, directory, True)
+        _SCRATCH.append(directory / "credentials.pem")
+    return _SCRATCH[0]
 
 
 @dataclass
@@ -90,7 +112,8 @@ async def provision(endpoint: Endpoint, claim_cert: bytes, claim_key: bytes, tem
         timings["create"] = time.perf_counter() - started
         register = FleetRequest(Operation.REGISTER_THING, payload_format, template)
         registered = await _call(client, register, encode_request(
-            RegisterThingRequest(created["certificateOwnershipToken"], dict(parameters)), payload_format), timeout)
+            RegisterThingRequest(created["certificateOwnershipToken"], dict(parameters)), payload_format), timeout,
+            last=True)
         timings["register"] = time.perf_counter() - started
     finally:
         await client.disconnect()
@@ -98,16 +121,18 @@ async def provision(endpoint: Endpoint, claim_cert: bytes, claim_key: bytes, tem
                              private_pem, dict(registered.get("deviceConfiguration") or {}), timings)
 
 
-async def _call(client: MqttClient, request: FleetRequest, payload: bytes, timeout: float) -> dict[str, Any]:
-    for kind in (TopicKind.ACCEPTED, TopicKind.REJECTED):
-        await client.subscribe(request.topic(kind), 1, timeout)
+async def _call(client: MqttClient, request: FleetRequest, payload: bytes, timeout: float,
+                last: bool = False) -> dict[str, Any]:
+    """Subscribe to both answers, publish, wait; unsubscribe unless the connection is about to close."""
+    responses = [request.topic(TopicKind.ACCEPTED), request.topic(TopicKind.REJECTED)]
+    await client.subscribe_many(responses, 1, timeout)
     await client.publish(request.request_topic, payload, 1, timeout)
     try:
         message = await client.next_message(timeout)
     except TimeoutError:
         raise MqttClientError(f"no answer to {request.operation.value} within {timeout} s") from None
-    for kind in (TopicKind.ACCEPTED, TopicKind.REJECTED):
-        await client.unsubscribe(request.topic(kind), timeout)
+    if not last:
+        await client.unsubscribe(*responses, timeout=timeout)
     kind = TopicKind.ACCEPTED if message.topic == request.accepted_topic else TopicKind.REJECTED
     response = decode_response(request.operation, kind, request.fmt, message.payload)
     if isinstance(response, ErrorResponse):

@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
+import os
+import threading
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from certs.pki import PublicKey
 
@@ -22,8 +26,13 @@ class GeneratedKey:
     public_key: PublicKey
 
 
+def _lower_priority() -> None:
+    # Refilling must not compete with serving: on Linux a thread has its own nice value.
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 def _generate(key_type: str, count: int) -> list[tuple[bytes, bytes]]:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     out = []
     for _ in range(count):
@@ -58,7 +67,8 @@ class KeyPool:
         return len(self._keys)
 
     def start(self) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="aws-keygen")
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="aws-keygen",
+                                                               initializer=_lower_priority)
         self._refill = asyncio.create_task(self._refill_loop(), name="aws-keypool")
 
     async def stop(self) -> None:
@@ -96,6 +106,5 @@ class KeyPool:
 
 def _load_public(der: bytes) -> PublicKey:
     key = serialization.load_der_public_key(der)
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
     assert isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
     return key

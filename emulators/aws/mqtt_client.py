@@ -68,15 +68,19 @@ class MqttClient:
         return connack
 
     async def subscribe(self, topic_filter: str, qos: int = 1, timeout: float = 10.0) -> ReasonCode:
-        packet_id = next(self._ids)
-        reply = await self._request(Subscribe(packet_id, (Subscription(topic_filter, qos),)), SubAck, packet_id,
-                                    timeout)
-        assert isinstance(reply, SubAck)
-        return reply.reason_codes[0]
+        return (await self.subscribe_many([topic_filter], qos, timeout))[0]
 
-    async def unsubscribe(self, topic_filter: str, timeout: float = 10.0) -> None:
+    async def subscribe_many(self, topic_filters: list[str], qos: int = 1,
+                             timeout: float = 10.0) -> tuple[ReasonCode, ...]:
         packet_id = next(self._ids)
-        await self._request(Unsubscribe(packet_id, (topic_filter,)), UnsubAck, packet_id, timeout)
+        subscriptions = tuple(Subscription(f, qos) for f in topic_filters)
+        reply = await self._request(Subscribe(packet_id, subscriptions), SubAck, packet_id, timeout)
+        assert isinstance(reply, SubAck)
+        return reply.reason_codes
+
+    async def unsubscribe(self, *topic_filters: str, timeout: float = 10.0) -> None:
+        packet_id = next(self._ids)
+        await self._request(Unsubscribe(packet_id, topic_filters), UnsubAck, packet_id, timeout)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1, timeout: float = 10.0) -> ReasonCode:
         if qos == 0:

@@ -1,0 +1,42 @@
+"""Fleet provisioning throughput of `provemu serve aws`.
+
+N simulated devices (default 200, 50 at a time) each do: claim connect → CreateKeysAndCertificate →
+RegisterThing → reconnect with the new certificate. The emulator runs in its own process with a warm key pool;
+the devices run here. Prints devices/s and p50/p99 latency per device. Usage: python bench/aws_fleet.py [N] [C]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._servers import get_json, port_of, provemu_serve, wait_until  # noqa: E402
+from emulators.aws.device import Endpoint  # noqa: E402
+from emulators.aws.fleet import run_fleet  # noqa: E402
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+    with tempfile.TemporaryDirectory() as tmp, \
+            provemu_serve("aws", Path(tmp), "--mqtt-port", "0", "--key-pool-size", str(count)) as ready:
+        control = ready["control"]
+        wait_until(lambda: get_json(f"{control}/api/aws/keypool")["available"] >= count, 300, "a warm key pool")
+        pki = Path(tmp) / "pki"
+        endpoint = Endpoint("localhost", port_of(ready["mqtt"]), pki / "ca.pem")
+        print(f"aws fleet provisioning: {count} devices, {concurrency} concurrent, {os.cpu_count()} cores")
+        for label, use_csr in (("CreateKeysAndCertificate", False), ("CreateCertificateFromCsr", True)):
+            result = asyncio.run(run_fleet(endpoint, pki / "claim.pem", pki / "claim.key", count, concurrency,
+                                           prefix=f"bench-{int(use_csr)}", use_csr=use_csr))
+            print(f"  {label:26s} {result.summary()}")
+            for error in result.errors[:3]:
+                print(f"    error: {error}")
+
+
+if __name__ == "__main__":
+    main()
