@@ -27,23 +27,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run emulators in the foreground")
     targets = serve.add_subparsers(dest="target", required=True, metavar="EMULATOR")
-    for name in registry.EMULATORS:
+    classes = registry.available()
+    for name, cls in classes.items():
         sub = targets.add_parser(name, help=f"run the {name} emulator")
         _add_serve_flags(sub)
-        add_config_flags(sub, registry.emulator_class(name).config_class)
+        add_config_flags(sub, cls.config_class)
     everything = targets.add_parser("all", help="run every emulator in one process")
     _add_serve_flags(everything)
     for switch, verb in (("enable", "run"), ("disable", "skip")):
         everything.add_argument(f"--{switch}", action="append", default=[], metavar="NAME[,NAME]",
                                 help=f"{verb} these emulators, overriding [NAME] enabled and "
                                      f"PROVEMU_<NAME>_ENABLED (repeatable)")
-    for name in registry.EMULATORS:
-        add_config_flags(everything, registry.emulator_class(name).config_class, prefix=f"{name}-")
+    for name, cls in classes.items():
+        add_config_flags(everything, cls.config_class, prefix=f"{name}-")
 
     from certs.cli import add_certs_commands
     add_certs_commands(commands)
-    for target in registry.CLIENT_COMMANDS.values():
-        registry.load(target)(commands)
+    registry.add_client_commands(commands)
     return parser
 
 
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     file_data = read_config_file(args.config)
     if args.target == "all":
-        names = enabled_emulators(list(registry.EMULATORS), file_data, os.environ, args.enable, args.disable)
+        names = enabled_emulators(list(registry.available()), file_data, os.environ, args.enable, args.disable)
     else:
         names = [args.target]
     file_data, env = without_switches(file_data, os.environ, registry.EMULATORS)
