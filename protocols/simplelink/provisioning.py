@@ -431,7 +431,9 @@ class ProvisioningMachine:
         return value, self._drain()
 
     def activity(self, now: float) -> list[Effect]:
-        self._dispatch(Input.ACTIVITY, now, None)
+        """User activity (an HTTP request): restarts the inactivity timer; meaningless outside configuration."""
+        if (self.phase, Input.ACTIVITY) in TABLE:
+            self._dispatch(Input.ACTIVITY, now, None)
         return self._drain()
 
     def general_error(self, now: float) -> list[Effect]:
@@ -462,7 +464,9 @@ class ProvisioningMachine:
         before = self.phase
         getattr(self, "_on_" + inp.value)(now, arg)
         if self.phase not in allowed and self.phase is not before:
-            raise AssertionError(f"{before} x {inp} moved to {self.phase}, table allows {sorted(p.value for p in allowed)}")
+            raise AssertionError(
+                f"{before} x {inp} moved to {self.phase}, table allows {sorted(p.value for p in allowed)}"
+            )
 
     def _status(self, status: Status, ssid: bytes = b"") -> None:
         self._effects.append(StatusEvent(status, self.role, self.wlan_status, ssid))

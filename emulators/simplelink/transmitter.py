@@ -1,0 +1,108 @@
+"""The SmartConfig transmitter: TI smartconfiglib2's symbol stream and timing (spec §2.1) over UDP.
+
+Loopback by default: unicast to 127.0.0.1:15000, or the 224.0.0.235 group with IP_MULTICAST_IF 127.0.0.1,
+TTL 0 and multicast loop on. A real network is used only when the caller names it (``--interface`` for the
+multicast interface, or a non-loopback ``--target``) — that is how a real CC32xx device is provisioned.
+Pacing is real time by default (10 ms per datagram, 100 ms per block of four rounds) scaled by ``pace``; tests
+inject ``sleep`` or use pace 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from protocols.simplelink import smartconfig as sc
+from protocols.simplelink.errors import LocalProtocolError
+
+LOOPBACK = "127.0.0.1"
+YIELD_EVERY = 64  # with no pacing, still let the event loop run
+
+
+@dataclass
+class TransmitStats:
+    datagrams: int = 0
+    symbols: int = 0
+    syncs: int = 0
+    scheduled_seconds: float = 0.0  # the air time the library's pacing would take
+    elapsed_seconds: float = 0.0
+
+
+class SmartConfigTransmitter:
+    def __init__(
+        self,
+        symbols: list[int],
+        target: str = LOOPBACK,
+        port: int = sc.PORT,
+        interface: str | None = None,
+        ttl: int | None = None,
+        group: int = 0,
+        pace: float = 1.0,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        drop: Callable[[int], bool] | None = None,
+    ) -> None:
+        if pace < 0:
+            raise LocalProtocolError("pace must be >= 0")
+        address = ipaddress.ip_address(target)
+        if address.version != 4:
+            raise LocalProtocolError("SmartConfig is IPv4 only")
+        self.symbols = symbols
+        self.target = target
+        self.port = port
+        self.multicast = address.is_multicast
+        self.interface = interface or (LOOPBACK if self.multicast else None)
+        loopback_if = self.interface is None or ipaddress.ip_address(self.interface).is_loopback
+        self.ttl = ttl if ttl is not None else (0 if loopback_if else 1)
+        self.group = group
+        self.pace = pace
+        self.sleep = sleep or asyncio.sleep
+        self.drop = drop  # test hook: drop datagram n before it is sent (simulated air loss)
+        self.stats = TransmitStats()
+
+    def _socket(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        if self.multicast:
+            assert self.interface is not None
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(self.interface))
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, self.ttl)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+        elif self.interface is not None:
+            sock.bind((self.interface, 0))
+        return sock
+
+    async def run(
+        self, duration: float | None = sc.TRANSMIT_TIME, datagrams: int | None = None, stop: asyncio.Event | None = None
+    ) -> TransmitStats:
+        """Send until ``duration`` of scheduled air time, ``datagrams`` sent, or ``stop`` is set."""
+        sock = self._socket()
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
+        try:
+            for n, dgram in enumerate(sc.air_schedule(self.symbols, self.group)):
+                if datagrams is not None and n >= datagrams:
+                    break
+                if duration is not None and self.stats.scheduled_seconds >= duration:
+                    break
+                if stop is not None and stop.is_set():
+                    break
+                if self.drop is None or not self.drop(n):
+                    await loop.sock_sendto(sock, sc.payload(dgram.length), (self.target, self.port))
+                self.stats.datagrams += 1
+                self.stats.syncs += dgram.is_sync
+                self.stats.symbols += not dgram.is_sync
+                self.stats.scheduled_seconds += dgram.delay_after
+                if self.pace > 0:
+                    deadline += dgram.delay_after * self.pace
+                    await self.sleep(max(0.0, deadline - loop.time()))
+                elif n % YIELD_EVERY == YIELD_EVERY - 1:
+                    await asyncio.sleep(0)
+        finally:
+            sock.close()
+            self.stats.elapsed_seconds = time.monotonic() - started
+        return self.stats
