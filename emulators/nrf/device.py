@@ -120,6 +120,7 @@ class FakeDevice:
         self.events: list[Emit] = []
         self._coap: aiocoap.Context | None = None
         self._coap_target: tuple[str, int] | None = None
+        self._coap_remote: Any = None
         self._tunnel: DtlsTunnel | None = None
         self._booted = False
 
@@ -132,6 +133,7 @@ class FakeDevice:
 
     async def close(self) -> None:
         await self._coap_close()
+        await self._coap_shutdown()
 
     async def __aenter__(self) -> FakeDevice:
         return self
@@ -307,18 +309,27 @@ class FakeDevice:
                 return Errno.ECONNREFUSED
             self._tunnel = tunnel
             self._coap_target = tunnel.local_address
-        else:
+            self._coap_remote = None
+            self._coap = await aiocoap.Context.create_client_context(transports=["udp6"])
+        elif self._coap is None or self._coap_target != (host, port):
+            # Plain UDP has no session to tear down: the device keeps one socket (one source address).
+            await self._coap_shutdown()
             self._coap_target = (host, port)
-        self._coap = await aiocoap.Context.create_client_context(transports=["udp6"])
+            self._coap = await aiocoap.Context.create_client_context(transports=["udp6"])
         return None
 
     async def _coap_close(self) -> None:
-        if self._coap is not None:
-            await self._coap.shutdown()
-            self._coap = None
+        """Close the DTLS session (and its context); a plain-UDP socket stays, as on the device."""
         if self._tunnel is not None:
             self._tunnel.close()
             self._tunnel = None
+            await self._coap_shutdown()
+
+    async def _coap_shutdown(self) -> None:
+        if self._coap is not None:
+            await self._coap.shutdown()
+            self._coap = None
+        self._coap_remote = None
 
     async def _coap_request(self, effect: CoapRequest) -> CoapResult:
         if self._coap is None or self._coap_target is None:
@@ -326,10 +337,13 @@ class FakeDevice:
         o = self.options
         host, port = self._coap_target
         message = aiocoap.Message(
-            code=aiocoap.GET if effect.method == "GET" else aiocoap.POST,
-            uri=f"coap://{host}:{port}", payload=effect.payload,
+            code=aiocoap.GET if effect.method == "GET" else aiocoap.POST, payload=effect.payload,
             transport_tuning=_Tuning(o.coap_ack_timeout, o.coap_max_retransmit) if effect.confirmable
             else aiocoap.Unreliable)
+        if self._coap_remote is not None:
+            message.remote = self._coap_remote  # skips aiocoap's per-request address resolution
+        else:
+            message.set_request_uri(f"coap://{host}:{port}")
         message.opt.uri_path = effect.path
         message.opt.uri_query = effect.query
         if effect.content_format is not None:
@@ -345,6 +359,7 @@ class FakeDevice:
             return CoapResult(None, errno=Errno.ETIMEDOUT)
         except aiocoap.error.Error:
             return CoapResult(None, errno=Errno.ENOTSUP)
+        self._coap_remote = response.remote
         code = _coap_code(response.code)
         payload = response.payload if code in ("2.05", "2.04", "2.01") else b""
         return CoapResult(code, payload)
