@@ -40,6 +40,10 @@ apt_mirror() {
 }
 
 if [ "${PROVEMU_REBUILD_BASE:-0}" = 1 ] || [ ! -s "$TARBALL" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "build-base: debootstrap needs root; run \`make image\` as root (or with sudo)" >&2
+        exit 1
+    fi
     MIRROR=${DEBIAN_MIRROR:-$(apt_mirror)}
     MIRROR=${MIRROR:-http://deb.debian.org/debian}
     mkdir -p "$CACHE_DIR"

@@ -45,7 +45,13 @@ else
     : >build/container/constraints.txt
 fi
 
+previous=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 echo "build-image: building $IMAGE from $BASE_IMAGE" >&2
 podman build --pull=never --network host --format docker --layers \
     "${build_args[@]}" "${secret_args[@]}" -f Containerfile -t "$IMAGE" .
+current=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+# The image this build replaced is now untagged; drop it unless a container still uses it.
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+fi
 podman image inspect --format 'build-image: {{.Id}} {{.Size}} bytes' "$IMAGE" >&2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import selectors
 import socket
@@ -41,6 +42,36 @@ def free_tcp_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports, each free for both TCP and UDP on 127.0.0.1 (some emulators listen on UDP)."""
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            tcp = socket.socket()
+            tcp.bind(("127.0.0.1", 0))
+            held.append(tcp)
+            port = int(tcp.getsockname()[1])
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            held.append(udp)
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            ports.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
+
+
+def assigned_ports() -> dict[tuple[str, str], int]:
+    """A distinct free port for every port setting (with a default) of every emulator."""
+    fields = [(name, field) for name in registry.EMULATORS
+              for field, default in port_fields(name).items() if default is not None]
+    return dict(zip(fields, free_ports(len(fields)), strict=True))
 
 
 @dataclasses.dataclass
@@ -99,6 +130,9 @@ def serving(args: list[str], state_dir: Path, env: Mapping[str, str] | None = No
 def probe(listener: Mapping[str, Any], ca_path: Path) -> str:
     """Reach one listener the way its transport allows; returns what answered."""
     host, port, transport = listener["host"], int(listener["port"]), listener["transport"]
+    if is_multicast(host):
+        # A group membership on the loopback interface; its socket is bound to the port on loopback.
+        return "multicast " + _udp_bound("127.0.0.1", port)
     if transport in UDP_TRANSPORTS:
         if "coap" in (transport, listener["name"]):
             return _coap_ping(host, port)
@@ -111,6 +145,10 @@ def probe(listener: Mapping[str, Any], ca_path: Path) -> str:
             with context.wrap_socket(raw, server_hostname="localhost") as tls:
                 return _http_status(tls, host)
         return "tcp connected"
+
+
+def is_multicast(host: str) -> bool:
+    return ipaddress.ip_address(host).is_multicast
 
 
 def _http_status(sock: socket.socket, host: str) -> str:

@@ -5,37 +5,48 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
+from typing import Any
 
 from emulators import registry
+from emulators.harness import SuiteThread
 from emulators.runner import ServeConfig
 
-from .serve_helpers import ROOT, port_fields
+from .serve_helpers import ROOT, assigned_ports, port_fields
 
 CONTAINERFILE = (ROOT / "Containerfile").read_text()
 COMPOSE = (ROOT / "compose.yaml").read_text()
 
 
-def _exposed() -> set[tuple[int, str]]:
+def exposed_ports() -> set[tuple[int, str]]:
     lines = [line for line in CONTAINERFILE.splitlines() if line.startswith("EXPOSE ")]
     assert len(lines) == 1
     return {(int(port), proto) for port, proto in (item.split("/") for item in lines[0].split()[1:])}
 
 
-def _default_ports() -> set[int]:
-    ports = {ServeConfig().control_port}
-    for name in registry.EMULATORS:
-        ports |= {default for default in port_fields(name).values() if default is not None}
-    return ports
-
-
-def test_containerfile_exposes_every_default_port() -> None:
-    exposed = {port for port, _ in _exposed()}
-    assert _default_ports() <= exposed
+def test_containerfile_exposes_the_default_of_every_port_setting_that_listens(tmp_path: Path) -> None:
+    # Which port settings are listening ports (and not, say, a broadcast destination) shows when each gets
+    # a distinct port and the bound listeners are compared with them.
+    assigned = assigned_ports()
+    overrides: dict[str, dict[str, Any]] = {}
+    for (name, field), port in assigned.items():
+        overrides.setdefault(name, {})[field] = port
+    runner = SuiteThread(list(registry.EMULATORS), tmp_path, overrides)
+    suite = runner.start()
+    try:
+        bound = runner.call(lambda: {lst.port for emu in suite.emulators.values() for lst in emu.listeners()})
+    finally:
+        runner.stop()
+    listening = {(name, field) for (name, field), port in assigned.items() if port in bound}
+    assert {name for name, _ in listening} == set(registry.EMULATORS)
+    defaults = {port_fields(name)[field] for name, field in listening} | {ServeConfig().control_port}
+    exposed = {port for port, _ in exposed_ports()}
+    assert defaults <= exposed, sorted(defaults - exposed)
 
 
 def test_compose_publishes_every_exposed_port_on_loopback_only() -> None:
     published = set(re.findall(r'^\s+- "127\.0\.0\.1:(\d+):(\d+)/(tcp|udp)"', COMPOSE, re.MULTILINE))
-    assert {(int(h), int(c), p) for h, c, p in published} == {(port, port, p) for port, p in _exposed()}
+    assert {(int(h), int(c), p) for h, c, p in published} == {(port, port, p) for port, p in exposed_ports()}
     assert not re.search(r'^\s+- "\d+:\d+', COMPOSE, re.MULTILINE), "a port published on every interface"
 
 

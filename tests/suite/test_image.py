@@ -11,7 +11,6 @@ import dataclasses
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,9 +23,9 @@ import pytest
 
 from emulators import registry
 from emulators.control_client import ControlClient
-from emulators.runner import ServeConfig
 
-from .serve_helpers import ROOT, port_fields
+from .serve_helpers import ROOT, assigned_ports, free_ports
+from .test_container_files import exposed_ports
 
 IMAGE = os.environ.get("PROVEMU_IMAGE", "")
 BASE_IMAGE = os.environ.get("PROVEMU_BASE_IMAGE", "localhost/provemu-base:bookworm")
@@ -48,20 +47,6 @@ def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
     return result
 
 
-def free_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1 (some emulators listen on UDP)."""
-    for _ in range(50):
-        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            try:
-                udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
-
-
 @dataclasses.dataclass
 class RunningContainer:
     name: str
@@ -81,11 +66,8 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningConta
         os.chown(state_dir, CONTAINER_UID, CONTAINER_UID)
     else:
         state_dir.chmod(0o777)
-    ports = {"PROVEMU_CONTROL_PORT": free_port()}
-    for name in registry.EMULATORS:
-        for field, default in port_fields(name).items():
-            if default is not None:
-                ports[f"PROVEMU_{name.upper()}_{field.upper()}"] = free_port()
+    ports = {f"PROVEMU_{name.upper()}_{field.upper()}": port for (name, field), port in assigned_ports().items()}
+    ports["PROVEMU_CONTROL_PORT"] = free_ports(1)[0]
     name = f"provemu-test-{uuid.uuid4().hex[:8]}"
     env_args = [arg for var, port in ports.items() for arg in ("--env", f"{var}={port}")]
     podman("run", "--detach", "--name", name, "--network", "host", "--health-interval", "disable",
@@ -113,11 +95,8 @@ def test_image_is_built_from_the_local_base_non_root_without_compilers() -> None
     assert config["Entrypoint"] == ["provemu", "serve"]
     assert config["Cmd"] == ["all"]
     assert "/var/lib/provemu" in config["Volumes"]
-    exposed = {int(p.split("/")[0]) for p in config["ExposedPorts"]}
-    assert ServeConfig().control_port in exposed
-    for name in registry.EMULATORS:
-        for field, default in port_fields(name).items():
-            assert default is None or default in exposed, (name, field, default)
+    exposed_in_file = {f"{port}/{proto}" for port, proto in exposed_ports()}
+    assert set(config["ExposedPorts"]) == exposed_in_file
     healthcheck = podman("image", "inspect", "--format", "{{json .HealthCheck}}", IMAGE).stdout
     assert "provemu-healthcheck" in healthcheck
     probe = podman("run", "--rm", "--entrypoint", "sh", IMAGE, "-c",
@@ -132,10 +111,10 @@ def test_every_emulator_healthy_on_the_configured_ports(container: RunningContai
     assert podman("healthcheck", "run", container.name, check=False).returncode == 0, container.logs()
     health = container.control.healthz()
     assert sorted(health["emulators"]) == sorted(registry.EMULATORS)
-    bound = {lst["port"] for info in health["emulators"].values() for lst in info["listeners"]}
-    for var, port in container.ports.items():
-        if var != "PROVEMU_CONTROL_PORT":
-            assert port in bound, (var, port, bound)
+    for name, info in health["emulators"].items():
+        assert info["listeners"], f"{name} has no listeners"
+        for listener in info["listeners"]:
+            assert listener["port"] in container.ports.values(), (name, listener, container.ports)
 
 
 def test_aws_fleet_provisioning_with_awsiotsdk_through_the_container(container: RunningContainer,
