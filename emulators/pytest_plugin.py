@@ -200,12 +200,17 @@ for _fixture_name, _emulator in FIXTURE_EMULATORS.items():
 
 
 @contextlib.contextmanager
-def _started(names: list[str], state_dir: Path, ca: trustme.CA, overrides: Overrides) -> Iterator[ProvemuSuite]:
+def _started(names: list[str], state_dir: Path, ca: trustme.CA,
+             overrides: Overrides) -> Iterator[ProvemuSuite]:
+    from emulators import registry
     from emulators.harness import SuiteThread
 
-    unknown = set(overrides) - set(names)
+    unknown = set(overrides) - set(registry.EMULATORS)
     if unknown:
-        raise pytest.UsageError(f"provemu marker names emulators not started here: {sorted(unknown)}")
+        raise pytest.UsageError(f"provemu marker names unknown emulators: {sorted(unknown)}; "
+                                f"known: {sorted(registry.EMULATORS)}")
+    # A module-wide marker may carry settings for emulators this fixture does not start.
+    overrides = {name: settings for name, settings in overrides.items() if name in names}
     pki_dir = state_dir / "pki"
     pki_dir.mkdir(parents=True, exist_ok=True)
     # DevPKI adopts a CA it finds on disk, so the emulators issue everything from the trustme root.
@@ -215,7 +220,7 @@ def _started(names: list[str], state_dir: Path, ca: trustme.CA, overrides: Overr
     suite = runner.start()
     try:
         control = ControlClient(suite.control_url)
-        listeners = {name: emu.listeners() for name, emu in suite.emulators.items()}
+        listeners = runner.call(lambda: {name: emu.listeners() for name, emu in suite.emulators.items()})
         out = ProvemuSuite(control, ca, state_dir)
         for name, found in listeners.items():
             out.emulators[name] = EmulatorEndpoint(name, found, control, ca, pki_dir, state_dir)

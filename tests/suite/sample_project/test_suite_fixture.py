@@ -55,3 +55,9 @@ def test_each_fixture_hands_back_addresses_ca_and_control(fixture, request, prov
     assert list(endpoint.control.healthz()["emulators"]) == [endpoint.name]
     assert endpoint.url().startswith(f"{endpoint.listeners[0].transport}://127.0.0.1:")
     endpoint.control.wait_for_event(kind="ready", emulator="suite", timeout=5)
+
+
+@pytest.mark.provemu(zigbee={"channel": 11})
+def test_a_marker_naming_an_unknown_emulator_is_a_usage_error(request) -> None:
+    with pytest.raises(pytest.UsageError, match="unknown emulators: \\['zigbee'\\]"):
+        request.getfixturevalue(AVAILABLE[0])
