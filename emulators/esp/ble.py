@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 SERVICE_UUID = "021a9004-0382-4aea-bff4-6b3f1c5adfb4"
 USER_DESCRIPTION = 0x2901
+BLUEDROID_MAX_VALUE = 481  # CHAR_VAL_LEN_MAX with Security 2 compiled in; NimBLE allows 512
 ADVERTISING_INTERVAL_MS = 160.0  # 0x100 units of 0.625 ms, as protocomm_ble sets it
 _process_link: LocalLink | None = None
 _addresses = itertools.count(1)
@@ -165,6 +166,8 @@ class BlePeripheral:
         node = self.node
         if not value:
             return  # NimBLE accepts and ignores an empty write
+        if self.failure == "bluedroid" and len(value) > BLUEDROID_MAX_VALUE:
+            raise ATT_Error(ErrorCode.INVALID_ATTRIBUTE_LENGTH, message="longer than CHAR_VAL_LEN_MAX")
         async with node.lock:
             node.tick()
             if not node.device.active:

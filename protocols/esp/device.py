@@ -132,6 +132,7 @@ class ProvisioningDevice:
             security=self.spec.security,
             flavour=self.spec.flavour,
             pop_set=bool(self.spec.pop),
+            sec2_patch=self.spec.sec_patch_ver,
             app_info=tuple(infos),
         )
 

@@ -38,6 +38,7 @@ class ProtoVersion:
     send_patch_ver: bool = True
     wifi_scan: bool = True
     app_info: tuple[AppInfo, ...] = field(default=())
+    sec2_patch: int = 1  # protocomm's Security 2 patch_ver (0 before IDF v5.5/v5.4.1/v5.3.3)
 
     @property
     def ver(self) -> str:
@@ -45,7 +46,7 @@ class ProtoVersion:
 
     @property
     def patch_ver(self) -> int:
-        return 1 if self.security == 2 else 0
+        return self.sec2_patch if self.security == 2 else 0
 
     def caps(self) -> list[str]:
         caps: list[str] = []

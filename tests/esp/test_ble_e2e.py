@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,6 +99,43 @@ async def test_wrong_pop_over_ble(tmp_path: Path, flavour: str, link_survives: b
         assert await device.connect() is ESPConnectStatus.CONNECTED
         assert await device.initialize_session()
         await device.disconnect()
+
+
+async def test_bluedroid_value_limit(tmp_path: Path) -> None:
+    async with running(["esp"], tmp_path, ble_overrides(security=2, ble_failure="bluedroid")) as suite:
+        transport = await BleCentralTransport.connect(suite.emulators["esp"].listeners()[0].name)
+        try:
+            with pytest.raises(TransportError, match="INVALID_ATTRIBUTE_LENGTH"):
+                await transport.send("prov-session", b"\x00" * 482)
+        finally:
+            await transport.close()
+
+
+async def test_advertisement_carries_name_and_service_uuid(tmp_path: Path) -> None:
+    from bumble.core import AdvertisingData
+
+    from emulators.esp.ble import SERVICE_UUID, _Radio, link_for
+
+    async with running(["esp"], tmp_path, ble_overrides()) as suite:
+        name = suite.emulators["esp"].listeners()[0].name
+        radio = await _Radio.open("observer", link_for())
+        seen: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        def on_advertisement(adv: Any) -> None:
+            if not seen.done():
+                seen.set_result(adv.data_bytes)
+
+        radio.device.on("advertisement", on_advertisement)
+        try:
+            await radio.device.start_scanning()
+            data = AdvertisingData.from_bytes(await asyncio.wait_for(seen, 5.0))
+        finally:
+            await radio.close()
+        assert data.get(AdvertisingData.COMPLETE_LOCAL_NAME) == name
+        uuids = data.get(AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS)
+        assert uuids is not None and str(uuids[0]).lower() == SERVICE_UUID
+        assert data.get(AdvertisingData.FLAGS) is None  # dropped so name + UUID fit in 31 bytes
+        assert len(bytes(data)) <= 31
 
 
 async def test_garbage_over_ble_keeps_serving(tmp_path: Path) -> None:

@@ -61,6 +61,17 @@ async def test_provisioning_end_to_end(tmp_path: Path, security: int) -> None:
         assert status == 200 and node["provisioned"] and node["stored_ssid"] == "provemu-ap"
 
 
+async def test_security2_patch0_static_nonce_node(tmp_path: Path) -> None:
+    async with running(["esp"], tmp_path, {"esp": {**INSTANT, "sec_patch_ver": 0}}) as suite:
+        address = suite.emulators["esp"].listeners()[0].address
+        device = app(address, 2)
+        await device.connect()
+        assert device.get_device_version_info()["prov"]["sec_patch_ver"] == 0
+        await device.disconnect()
+        status, _ = await provision(address, 2)  # the app picks the static-nonce rule from sec_patch_ver
+        assert status is ESPProvisionStatus.SUCCESS
+
+
 async def test_default_node_matches_idf_example(tmp_path: Path) -> None:
     async with running(["esp"], tmp_path, {"esp": INSTANT}) as suite:
         listener = suite.emulators["esp"].listeners()[0]
