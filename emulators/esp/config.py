@@ -12,6 +12,7 @@ from typing import Any
 from emulators.config import ConfigError
 from protocols.esp.device import DeviceSpec
 from protocols.esp.errors import LocalError
+from protocols.esp.protover import AppInfo
 from protocols.esp.rainmaker import node_id_for, service_name_for
 from protocols.esp.wifi import AccessPoint, AuthMode, Timings
 
@@ -78,6 +79,13 @@ class EspConfig:
         default_factory=list,
         metadata={"help": "extra endpoints answering SUCCESS\\0 like the IDF example's custom-data"},
     )
+    app_info: list[dict[str, Any]] = field(
+        default_factory=list,
+        metadata={"help": "extra proto-ver app-info blocks ([[esp.app_info]] label, ver, cap), e.g. rmaker/claim"},
+    )
+    legacy_proto_ver: bool = field(
+        default=False, metadata={"help": "IDF v4.x proto-ver without sec_ver/sec_patch_ver (clients assume Sec1)"}
+    )
     ble: bool = field(default=False, metadata={"help": "also serve over BLE GATT (needs the ble extra)"})
     ble_transport: str = field(
         default="", metadata={"help": "bumble HCI transport for the BLE controller (empty: in-process virtual link)"}
@@ -124,6 +132,8 @@ NODE_KEYS = {
     "stop_on_success",
     "max_pop_mismatch",
     "custom_endpoints",
+    "app_info",
+    "legacy_proto_ver",
     "ble",
     "access_points",
 }
@@ -194,6 +204,18 @@ def timings(config: EspConfig) -> Timings:
     return Timings(config.apply_delay, config.connect_time, config.fail_time, config.scan_time)
 
 
+def _app_info(raw: Any, where: str) -> tuple[AppInfo, ...]:
+    out = []
+    for item in raw or []:
+        if not isinstance(item, dict) or not isinstance(item.get("label"), str) or item["label"] == "prov":
+            raise ConfigError(f"{where}: app_info entries need a string label other than 'prov'")
+        caps = item.get("cap", [])
+        if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
+            raise ConfigError(f"{where}: app_info cap must be a list of strings")
+        out.append(AppInfo(item["label"], str(item.get("ver", "1.0")), tuple(caps)))
+    return tuple(out)
+
+
 def _setting(row: dict[str, Any], config: EspConfig, key: str) -> Any:
     return row.get(key, getattr(config, key))
 
@@ -238,6 +260,8 @@ def node_settings(config: EspConfig) -> list[NodeSettings]:
                 max_pop_mismatch=int(_setting(row, config, "max_pop_mismatch")),
                 timings=timings(config),
                 custom_endpoints=tuple(_setting(row, config, "custom_endpoints")),
+                app_info=_app_info(_setting(row, config, "app_info"), where),
+                legacy_proto_ver=bool(_setting(row, config, "legacy_proto_ver")),
             )
             spec.validate()
         except (LocalError, ValueError) as exc:

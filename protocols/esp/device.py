@@ -48,6 +48,8 @@ class DeviceSpec:
     scan_max_entries: int = 16
     timings: Timings = field(default_factory=Timings)
     custom_endpoints: tuple[str, ...] = ()
+    app_info: tuple[AppInfo, ...] = ()
+    legacy_proto_ver: bool = False  # IDF v4.x: no sec_ver / sec_patch_ver in proto-ver
 
     def validate(self) -> None:
         if self.security not in (0, 1, 2):
@@ -58,6 +60,8 @@ class DeviceSpec:
             raise LocalError(f"rainmaker must be one of {', '.join(RAINMAKER_MODES)}")
         if self.sec_patch_ver not in (0, 1):
             raise LocalError("sec_patch_ver must be 0 or 1")
+        if self.legacy_proto_ver and self.security == 2:
+            raise LocalError("IDF v4.x (legacy_proto_ver) has no Security 2")
         if self.rainmaker != "none" and not self.node_id:
             raise LocalError("a RainMaker node needs a node_id")
 
@@ -125,7 +129,7 @@ class ProvisioningDevice:
         self.protocomm.add_custom(name, handler)
 
     def version(self) -> ProtoVersion:
-        infos: list[AppInfo] = []
+        infos = list(self.spec.app_info)
         if self.spec.rainmaker in ("ch_resp", "both"):
             infos.append(AppInfo("rmaker_extra", "1.0", ("ch_resp",)))
         return ProtoVersion(
@@ -133,6 +137,7 @@ class ProvisioningDevice:
             flavour=self.spec.flavour,
             pop_set=bool(self.spec.pop),
             sec2_patch=self.spec.sec_patch_ver,
+            send_sec_ver=not self.spec.legacy_proto_ver,
             app_info=tuple(infos),
         )
 
