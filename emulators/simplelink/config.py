@@ -66,7 +66,7 @@ class SimpleLinkConfig:
     mdns: bool = field(default=True, metadata={"help": "advertise _http._tcp on 127.0.0.1 while awaiting feedback"})
     udp_broadcast: bool = field(default=True, metadata={"help": "broadcast '<ip>,<name>' to UDP 1501"})
     broadcast_address: str = field(default="127.255.255.255", metadata={"help": "UDP 1501 destination"})
-    broadcast_port: int = field(default=1501, metadata={"help": "discovery broadcast port"})
+    broadcast_udp: int = field(default=1501, metadata={"help": "UDP port of the discovery broadcast"})
     broadcast_interval: float = field(default=1.0, metadata={"help": "seconds between discovery broadcasts"})
 
     def __post_init__(self) -> None:

@@ -71,8 +71,8 @@ class DeviceDiscovery:
             while True:
                 payload = f"{self.device.device_ip},{self.device.device_name}".encode()
                 try:
-                    sock.sendto(payload, (self.config.broadcast_address, self.config.broadcast_port))
-                    self.device.emit("udp_broadcast", payload=payload.decode(), port=self.config.broadcast_port)
+                    sock.sendto(payload, (self.config.broadcast_address, self.config.broadcast_udp))
+                    self.device.emit("udp_broadcast", payload=payload.decode(), port=self.config.broadcast_udp)
                 except OSError as exc:
                     self.device.log.warning("discovery broadcast failed: %s", exc)
                 await asyncio.sleep(self.config.broadcast_interval)

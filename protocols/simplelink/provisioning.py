@@ -446,9 +446,9 @@ class ProvisioningMachine:
             due = [(t, i) for i, t in self.deadlines.items() if t <= now]
             if not due:
                 return self._drain()
-            _, timer = min(due, key=lambda d: (d[0], _TIMERS.index(d[1])))
+            at, timer = min(due, key=lambda d: (d[0], _TIMERS.index(d[1])))
             del self.deadlines[timer]
-            self._dispatch(timer, now, None)
+            self._dispatch(timer, at, None)  # chained timers count from when this one was due
 
     # --- dispatch ---------------------------------------------------------------------------------------
 

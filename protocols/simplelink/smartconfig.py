@@ -170,8 +170,7 @@ def open_message(message: SmartConfigMessage, key: bytes | None) -> ReceivedProf
     if not message.ssid:
         raise SmartConfigDecodeError("empty SSID")
     if key and message.encrypted_marker:
-        if len(message.key_field) not in (16, 32, 48, 64):
-            raise SmartConfigDecodeError(f"encrypted key field of {len(message.key_field)} bytes")
+        # a field of another size was not encrypted with any key: it decrypts to garbage, as on the device
         password = unprotect(message.key_field, key)
     else:
         password = message.key_field

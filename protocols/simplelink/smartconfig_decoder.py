@@ -8,14 +8,15 @@ continuously re-sent message votes for the nibbles it carries at the positions i
 directly after the previous symbol (the check verifies adjacency) or, after a gap, at the first later position
 whose previous nibble is already known from earlier repetitions and matches the check. A field is complete when
 every position has a strict majority winner with at least ``min_votes`` votes. Invariants: a marker or header
-never changes votes of another field; a header value that differs from the established one must arrive twice in
-a row (v2 doubles headers) before it resets that field; garbage lengths never raise.
+never changes votes of another field; a header value that differs from the established one must be seen twice
+among the last four headers of that field (v2 doubles headers) before it (re)sets that field; garbage lengths
+never raise.
 """
 
 from __future__ import annotations
 
 import enum
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from . import smartconfig as sc
@@ -197,7 +198,7 @@ class SmartConfigDecoder:
     def reset(self) -> None:
         """Forget every partial field and the last emitted message (a new configuration stage begins)."""
         self._fields: dict[Slot, _FieldVotes] = {}
-        self._pending_header: dict[Slot, int] = {}
+        self._header_seen: dict[Slot, deque[int]] = {}
         self._slot = Slot.SSID
         self._phase = _Phase.IDLE
         self._last_marker: int | None = None
@@ -254,32 +255,44 @@ class SmartConfigDecoder:
         self._phase = _Phase.AWAIT_HEADER
 
     def _on_header(self, header: int) -> None:
-        if self._phase is _Phase.DATA:
-            if header == self._last_header and not self._buffer:
-                return  # the v2 double
-            self._end_repetition()  # a header inside data: its marker was lost, or this is noise
-            self.stats.ignored += 1
-            return
-        if self._phase is not _Phase.AWAIT_HEADER:
-            self.stats.ignored += 1
-            return
         size = header - sc.HEADER_OFFSET
-        if size > _MAX_BYTES[self._slot]:
-            self._phase = _Phase.IDLE
+        if self._phase is _Phase.DATA:
+            current = self._fields[self._slot]
+            if current.nibbles == 2 * size and len(self._buffer) <= 1:
+                self._start_repetition()  # the v2 double (or noise came first): the field starts here
+                return
+            following = Slot(self._slot + 1) if self._slot < Slot.FREE_DATA else None
+            known = self._fields.get(following) if following is not None else None
+            if following is None or known is None or known.nibbles != 2 * size:
+                self.stats.ignored += 1  # noise inside a field
+                return
+            self._end_repetition()  # both copies of the next marker were lost
+            self._on_marker_lost(following)
+        if self._phase is not _Phase.AWAIT_HEADER or size > _MAX_BYTES[self._slot]:
             self.stats.ignored += 1
             return
         current = self._fields.get(self._slot)
         if current is None or current.nibbles != 2 * size:
-            if current is not None and self._pending_header.get(self._slot) != header:
-                self._pending_header[self._slot] = header  # wait for the second copy before resetting
-                self._last_header = header
+            # a new length needs two sightings (the v2 double, or two v1 rounds): one noise datagram must not
+            # reset a field
+            seen = self._header_seen.setdefault(self._slot, deque(maxlen=4))
+            seen.append(header)
+            if seen.count(header) < 2:
                 return
+            seen.clear()
             self._fields[self._slot] = _FieldVotes(2 * size)
-            self._pending_header.pop(self._slot, None)
         self._last_header = header
         self._start_repetition()
         if size == 0:
             self._field_done()
+
+    def _on_marker_lost(self, slot: Slot) -> None:
+        self._slot = slot
+        self._phase = _Phase.AWAIT_HEADER
+        if slot is Slot.KEY2:
+            self._seen_part2 = True
+        elif slot is Slot.FREE_DATA:
+            self._seen_free = True
 
     def _start_repetition(self) -> None:
         self._phase = _Phase.DATA
@@ -355,7 +368,7 @@ class SmartConfigDecoder:
             free = free_value
         message = sc.SmartConfigMessage(ssid, key1 + key2, self._encrypted, free)
         self._fields.clear()
-        self._pending_header.clear()
+        self._header_seen.clear()
         if message == self._last_emitted:
             return
         self._last_emitted = message
