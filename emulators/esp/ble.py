@@ -107,6 +107,7 @@ class BlePeripheral:
         self.values: dict[str, bytes] = {}
         self.radio: _Radio | None = None
         self.advertising = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -163,6 +164,15 @@ class BlePeripheral:
         connection.on("disconnection", lambda reason: self.node.close_session(handle, "ble"))
 
     async def _write(self, connection: Connection, endpoint: str, value: bytes) -> None:
+        try:
+            await self._exchange(connection, endpoint, value)
+        except ATT_Error:
+            raise
+        except Exception as exc:  # an emulator bug must cost one request, not the GATT server
+            self.node.log.exception("%s: BLE write to %s failed", self.node.name, endpoint)
+            raise ATT_Error(ErrorCode.UNLIKELY_ERROR, message="internal error") from exc
+
+    async def _exchange(self, connection: Connection, endpoint: str, value: bytes) -> None:
         node = self.node
         if not value:
             return  # NimBLE accepts and ignores an empty write
@@ -175,12 +185,11 @@ class BlePeripheral:
             fault = node.request_fault("ble", endpoint)
             if fault is not None and fault.action in ("drop", "never_answer"):
                 node.emit("fault", action=fault.action, endpoint=endpoint)
-                await self._fail(connection)
+                raise self._failure(connection)
             try:
                 reply = node.handle(connection.handle, endpoint, bytes(value), "ble")
-            except RemoteError:
-                await self._fail(connection)
-                raise  # unreachable: _fail raises
+            except RemoteError as exc:
+                raise self._failure(connection) from exc
             delay = 0.0
             if reply.not_before is not None:
                 delay = max(0.0, reply.not_before - node.clock.monotonic())
@@ -190,11 +199,13 @@ class BlePeripheral:
                 await asyncio.sleep(delay)
             self.values[endpoint] = reply.data
 
-    async def _fail(self, connection: Connection) -> None:
+    def _failure(self, connection: Connection) -> ATT_Error:
         """NimBLE answers ATT 0x04 and keeps the link; Bluedroid drops the GATT connection."""
         if self.failure == "bluedroid":
-            asyncio.get_running_loop().create_task(connection.disconnect())
-        raise ATT_Error(ErrorCode.INVALID_PDU, message="protocomm request failed")
+            task = asyncio.get_running_loop().create_task(connection.disconnect())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return ATT_Error(ErrorCode.INVALID_PDU, message="protocomm request failed")
 
     async def stop(self) -> None:
         if self.radio is not None:

@@ -81,6 +81,8 @@ class SoftApServer:
                     break
         except (ConnectionError, OSError):
             pass
+        except Exception:  # an emulator bug must cost one connection, not the node
+            self.node.log.exception("%s: SoftAP connection failed", self.node.name)
         finally:
             self._drop(conn)
 
