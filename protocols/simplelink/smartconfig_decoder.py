@@ -257,8 +257,7 @@ class SmartConfigDecoder:
     def _on_header(self, header: int) -> None:
         size = header - sc.HEADER_OFFSET
         if self._phase is _Phase.DATA:
-            current = self._fields[self._slot]
-            if current.nibbles == 2 * size and len(self._buffer) <= 1:
+            if self._fields[self._slot].nibbles == 2 * size and len(self._buffer) <= 1:
                 self._start_repetition()  # the v2 double (or noise came first): the field starts here
                 return
             following = Slot(self._slot + 1) if self._slot < Slot.FREE_DATA else None

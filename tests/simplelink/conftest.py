@@ -122,8 +122,8 @@ def overrides() -> dict[str, Any]:
 @pytest.fixture
 async def rig(tmp_path: Path, overrides: dict[str, Any]) -> AsyncIterator[Rig]:
     clock = ManualClock()
-    async with running(
-        ["simplelink"], tmp_path, overrides={"simplelink": {**QUIET, **overrides}}, clock=clock
-    ) as suite:
-        async with aiohttp.ClientSession() as session:
-            yield Rig(suite, clock, session)
+    async with (
+        running(["simplelink"], tmp_path, overrides={"simplelink": {**QUIET, **overrides}}, clock=clock) as suite,
+        aiohttp.ClientSession() as session,
+    ):
+        yield Rig(suite, clock, session)
