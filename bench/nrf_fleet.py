@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import statistics
 import sys
@@ -62,7 +63,20 @@ async def prepare(api: str, devices: list[FakeDevice]) -> None:
         await asyncio.gather(*(one(d) for d in devices))
 
 
-async def bench(transport: str, urls: dict[str, str], ca: Path, count: int, concurrency: int) -> None:
+def process_cpu(pid: int | None) -> float:
+    """User+system CPU seconds of a process (this one when pid is None), from /proc on Linux."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def bench(transport: str, urls: dict[str, str], ca: Path, count: int, concurrency: int,
+                server_pid: int | None = None) -> None:
     listener = {"http": "https", "coap": "coap", "coaps": "coaps"}[transport]
     url = f"{'https' if transport == 'http' else transport}://{urls[listener]}"
     options = DeviceOptions(http_url=url, coap_url=url, ca_file=ca)
@@ -84,14 +98,22 @@ async def bench(transport: str, urls: dict[str, str], ca: Path, count: int, conc
                 Event.START, Event.STOP, Event.NEED_LTE_ACTIVATED, Event.NEED_LTE_DEACTIVATED)), "none")
             outcomes[result] = outcomes.get(result, 0) + 1
 
+    cpu_client, cpu_server = process_cpu(None), process_cpu(server_pid)
     started = time.perf_counter()
     await asyncio.gather(*(run(d) for d in devices))
     elapsed = time.perf_counter() - started
+    cpu_client, cpu_server = process_cpu(None) - cpu_client, process_cpu(server_pid) - cpu_server
+    await asyncio.gather(*(d.close() for d in devices))
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"{transport:5}  devices={count}  concurrency={concurrency}  runs/s={count / elapsed:7.1f}  "
           f"p50={statistics.median(latencies) * 1000:6.1f} ms  p99={p99 * 1000:6.1f} ms  outcomes={outcomes}",
           flush=True)
+    # What two otherwise idle cores could sustain: each process is bound by its own CPU time per run.
+    per_run = max(cpu_server, cpu_client) / count
+    print(f"       cpu per run: emulator {cpu_server / count * 1000:.2f} ms, devices {cpu_client / count * 1000:.2f}"
+          f" ms  -> capacity on 2 idle cores ~{1 / per_run:.0f} runs/s  (load average now "
+          f"{os.getloadavg()[0]:.1f})", flush=True)
 
 
 async def serve(state_dir: Path) -> None:
@@ -127,7 +149,8 @@ async def main() -> None:
         process, urls = await start_server(Path(directory))
         try:
             for transport in args.transports.split(","):
-                await bench(transport, urls, Path(directory) / "pki" / "ca.pem", args.devices, args.concurrency)
+                await bench(transport, urls, Path(directory) / "pki" / "ca.pem", args.devices, args.concurrency,
+                            process.pid)
         finally:
             process.terminate()
             await process.wait()

@@ -67,32 +67,32 @@ class Sessions:
         self._by_peer.pop(peer, None)
 
 
-class _Endpoint(aiocoap.resource.Resource):  # type: ignore[misc]
-    def __init__(self, api: CoapApi, resource: str) -> None:
+class _Root(aiocoap.resource.Resource):  # type: ignore[misc]
+    """Every resource of the service behind one aiocoap resource.
+
+    aiocoap's Site deep-copies each request to strip the path before handing it to a child; dispatching
+    here keeps aiocoap's block-wise handling (Block1 assembly, Block2 slicing) without that copy.
+    """
+
+    def __init__(self, api: CoapApi) -> None:
         super().__init__()
         self.api = api
-        self.resource = resource
 
-
-class _Auth(_Endpoint):
-    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
-        return await self.api.auth(request)
-
-
-class _Commands(_Endpoint):
-    async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
-        return await self.api.commands(request)
-
-
-class _Responses(_Endpoint):
-    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
-        return await self.api.responses(request)
-
-
-class _Suspend(_Endpoint):
-    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
-        self.api.service.emit("dtls_suspend", peer=request.remote.hostinfo)
-        return aiocoap.Message(code=Code.CHANGED)
+    async def render(self, request: aiocoap.Message) -> aiocoap.Message:
+        path = tuple(request.opt.uri_path)
+        method = request.code
+        if path == ("p", "auth-jwt") and method == Code.POST:
+            return await self.api.auth(request)
+        if path == ("p", "cmd") and method == Code.GET:
+            return await self.api.commands(request)
+        if path == ("p", "rsp") and method == Code.POST:
+            return await self.api.responses(request)
+        if path == (".dtls", "suspend") and self.api.service.config.dtls_suspend.startswith("2."):
+            self.api.service.emit("dtls_suspend", peer=request.remote.hostinfo)
+            return aiocoap.Message(code=code_of(self.api.service.config.dtls_suspend))
+        if path in _PATHS:
+            return aiocoap.Message(code=Code.METHOD_NOT_ALLOWED)
+        return aiocoap.Message(code=Code.NOT_FOUND)
 
 
 class CoapApi:
@@ -101,14 +101,8 @@ class CoapApi:
         self.sessions = Sessions(service.now)
         self._dropped: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
 
-    def site(self) -> aiocoap.resource.Site:
-        site = aiocoap.resource.Site()
-        site.add_resource(("p", "auth-jwt"), _Auth(self, "auth"))
-        site.add_resource(("p", "cmd"), _Commands(self, "commands"))
-        site.add_resource(("p", "rsp"), _Responses(self, "response"))
-        if self.service.config.dtls_suspend.startswith("2."):
-            site.add_resource((".dtls", "suspend"), _Suspend(self, "suspend"))
-        return site
+    def site(self) -> aiocoap.resource.Resource:
+        return _Root(self)
 
     def _session_auth(self, peer: str) -> Callable[[], Authenticated | Reply]:
         def check() -> Authenticated | Reply:

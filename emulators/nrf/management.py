@@ -116,7 +116,7 @@ class ManagementApi:
                                       tags or [], token_text, now)
         except sqlite3.IntegrityError:
             return _error(409, "Device is already claimed")
-        self.service.forget_key(device.device_id)
+        self.service.forget(device.device_id)
         self.service.emit("claimed", device=device.device_id, tags=device.tags)
         self._apply_rules(device)
         return web.json_response(device_json(device, self.config.owner_id), status=201)
@@ -173,7 +173,7 @@ class ManagementApi:
         device_id = request.match_info["device_id"]
         if not self.store.unclaim(device_id):
             return _error(404, "Device not claimed")
-        self.service.forget_key(device_id)
+        self.service.forget(device_id)
         self.service.emit("unclaimed", device=device_id)
         return web.Response(status=204)
 

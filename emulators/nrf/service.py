@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulators.faults import Fault, FaultPlan
 from emulators.nrf.config import NrfConfig
-from emulators.nrf.store import NrfStore
+from emulators.nrf.store import Device, NrfStore
 from protocols.nrf.codec import (
     DEFAULT_LIMIT,
     CborDecodeError,
@@ -83,6 +83,7 @@ class DeviceService:
         self.emit = emit
         self.log = log
         self._keys: dict[str, ec.EllipticCurvePublicKey | None] = {}
+        self._devices: dict[str, Device | None] = {}
 
     # --- faults ---
     def take_fault(self, transport: str, resource: str, device: str, actions: frozenset[str] | None = None,
@@ -133,8 +134,17 @@ class DeviceService:
             self._keys[device_id] = key if isinstance(key, ec.EllipticCurvePublicKey) else None
         return self._keys[device_id]
 
-    def forget_key(self, device_id: str) -> None:
+    def forget(self, device_id: str) -> None:
+        """Drop cached registry facts of a device after a claim or unclaim."""
         self._keys.pop(device_id, None)
+        self._devices.pop(device_id, None)
+
+    def _device(self, device_id: str) -> Device | None:
+        if device_id not in self._devices:
+            if len(self._devices) > 100_000:
+                self._devices.clear()
+            self._devices[device_id] = self.store.device(device_id)
+        return self._devices[device_id]
 
     def token_device(self, token: str) -> str:
         """The device id a token names, or '' (for fault matching before verification)."""
@@ -151,7 +161,7 @@ class DeviceService:
             self.log.warning("nrf %s: rejected JWT: %s", transport, exc)
             self.emit("auth_rejected", transport=transport, reason=exc.reason)
             return Reply("unauthorized")
-        device = self.store.device(device_id)
+        device = self._device(device_id)
         if device is None:
             self.log.info("nrf %s: device %s is not claimed", transport, device_id)
             self.emit("auth_rejected", transport=transport, device=device_id, reason="not_claimed")

@@ -18,6 +18,7 @@ class Nrf:
         self.emulator = suite.emulators["nrf"]
         self.ports = {lst.name: lst.port for lst in self.emulator.listeners()}
         self.api = f"{suite.control_url}/api/nrf"
+        self.devices: list[FakeDevice] = []
 
     def url(self, name: str) -> str:
         scheme = {"https": "https", "http": "http", "coap": "coap", "coaps": "coaps"}[name]
@@ -33,7 +34,13 @@ class Nrf:
             setattr(opts, key, value)
         config = LibraryConfig(transport="http" if transport == "http" else "coap", modem_state_wait_timeout=0,
                                valid_datetime_timeout=0, **library)
-        return FakeDevice(identity or DeviceIdentity.generate(), config, opts)
+        device = FakeDevice(identity or DeviceIdentity.generate(), config, opts)
+        self.devices.append(device)
+        return device
+
+    async def close(self) -> None:
+        for device in self.devices:
+            await device.close()
 
     async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         async with aiohttp.ClientSession() as session, session.request(method, self.api + path, json=body) as r:
@@ -64,4 +71,6 @@ class Nrf:
 @pytest.fixture
 async def nrf(tmp_path):
     async with running(["nrf"], state_dir=tmp_path) as suite:
-        yield Nrf(suite)
+        handle = Nrf(suite)
+        yield handle
+        await handle.close()

@@ -175,6 +175,7 @@ async def test_not_claimed_status_is_configurable_and_newer_mapping(tmp_path):
         assert kinds(events)[1] is E.FAILED_DEVICE_NOT_CLAIMED  # baseline: 4.03 → -EACCES
         events, _ = await nrf.device("coap", mapping=Mapping.NEWER).trigger()
         assert kinds(events)[1] is E.FAILED  # PR #24907: 4.03 → -EPERM
+        await nrf.close()
 
 
 async def test_plain_http_listener_and_lte_timeout(nrf):

@@ -136,6 +136,7 @@ async def test_state_survives_restart(tmp_path):
         assert status == 200 and [q["type"] for q in queue["items"]] == ["FinishedCommand"]
         events, _ = await nrf.device("http", identity=identity).trigger()
         assert events[-2].event.name == "DONE"
+        await nrf.close()
 
 
 async def test_fault_control_routes_and_openapi(nrf):
