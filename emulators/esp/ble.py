@@ -63,6 +63,17 @@ def _static_address() -> hci.Address:
     return hci.Address(f"C0:5E:{(n >> 24) & 0xFF:02X}:{(n >> 16) & 0xFF:02X}:{(n >> 8) & 0xFF:02X}:{n & 0xFF:02X}")
 
 
+class _Detach:
+    """Takes a virtual controller off the shared link when its device closes."""
+
+    def __init__(self, link: LocalLink, controller: Controller) -> None:
+        self.link = link
+        self.controller = controller
+
+    async def close(self) -> None:
+        self.link.remove_controller(self.controller)
+
+
 class _Radio:
     """A bumble Device on a virtual controller or HCI transport, and how to shut it down."""
 
@@ -76,7 +87,7 @@ class _Radio:
         if isinstance(link, LocalLink):
             controller = Controller(f"{name}-controller", link=link, public_address=address)
             device = Device(name=name, address=address, host=Host(controller, AsyncPipeSink(controller)))
-            closer = None
+            closer: Any = _Detach(link, controller)
         else:
             transport = await open_transport(link)
             device = Device.with_hci(name, address, transport.source, transport.sink)
