@@ -356,9 +356,9 @@ class SimpleLinkDevice:
             return HttpAnswer(200, self._token(token, path))
         form = apapi.parse_form(body)
         if endpoint is E.PROFILE_ADD:
-            merged = self.tokens.merge(form)
-            profile = apapi.parse_profile_add(merged)
+            # the server stores every posted token before the request is acted on (spec §3.3)
             self.tokens.commit(form)
+            profile = apapi.parse_profile_add(self.tokens.values)
             self.emit(
                 "http_profile_add",
                 ssid=_ssid(profile.ssid),
@@ -373,14 +373,14 @@ class SimpleLinkDevice:
             self.apply(self.machine.confirm_request(self.now()))
             return HttpAnswer(204)
         if endpoint is E.SET_URN:
-            name = apapi.parse_urn(self.tokens.merge(form))
             self.tokens.commit(form)
+            name = apapi.parse_urn(self.tokens.values)
             self.store.set_setting("urn", _ssid(name))
             self.emit("device_name_set", name=_ssid(name))
             return HttpAnswer(204)
         if endpoint is E.AP_SCAN:
-            interval, cycles = apapi.parse_scan(self.tokens.merge(form))
             self.tokens.commit(form)
+            interval, cycles = apapi.parse_scan(self.tokens.values)
             self.emit("scan", interval=interval, cycles=cycles, found=len(self.env.access_points))
             return HttpAnswer(204)
         if endpoint is E.POLICY_SET:
@@ -389,8 +389,8 @@ class SimpleLinkDevice:
             self.emit("policy_set", **flags)
             return HttpAnswer(204)
         if endpoint is E.SET_TIME:
-            parts = apapi.parse_set_time(self.tokens.merge(form))
             self.tokens.commit(form)
+            parts = apapi.parse_set_time(self.tokens.values)
             self.emit("time_set", time=list(parts))
             return HttpAnswer(204)
         if endpoint is E.IOT_UUID:

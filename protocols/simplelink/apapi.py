@@ -129,14 +129,11 @@ def parse_form(body: bytes) -> dict[str, bytes]:
 
 @dataclass
 class TokenMemory:
-    """Last value of every ``__SL_P_*`` token: a parameter left out of a POST keeps it (spec §3.3)."""
+    """Last value of every ``__SL_P_*`` token: a parameter left out of a POST keeps it (spec §3.3).
+
+    Posted values are stored before the request is acted on, even when the request is then rejected."""
 
     values: dict[str, bytes] = field(default_factory=lambda: {"__SL_P_P.B": b"0", "__SL_P_P.D": b"0"})
-
-    def merge(self, form: dict[str, bytes]) -> dict[str, bytes]:
-        merged = dict(self.values)
-        merged.update({k: v for k, v in form.items() if _PARAM_NAME.match(k)})
-        return merged
 
     def commit(self, form: dict[str, bytes]) -> None:
         self.values.update({k: v for k, v in form.items() if _PARAM_NAME.match(k)})

@@ -98,8 +98,10 @@ def test_token_memory_keeps_left_out_parameters() -> None:
     memory = apapi.TokenMemory()
     first = form(P_A="HomeNet", P_B="3", P_C="secret123")
     memory.commit(first)
-    merged = memory.merge(form(P_C="another-secret"))
-    profile = apapi.parse_profile_add(merged)
+    memory.commit(form(P_C="another-secret"))
+    memory.commit({"unrelated": b"x"})
+    assert "unrelated" not in memory.values
+    profile = apapi.parse_profile_add(memory.values)
     assert (profile.ssid, profile.key) == (b"HomeNet", b"another-secret")
 
 
