@@ -169,11 +169,8 @@ def open_message(message: SmartConfigMessage, key: bytes | None) -> ReceivedProf
     """
     if not message.ssid:
         raise SmartConfigDecodeError("empty SSID")
-    if key and message.encrypted_marker:
-        # a field of another size was not encrypted with any key: it decrypts to garbage, as on the device
-        password = unprotect(message.key_field, key)
-    else:
-        password = message.key_field
+    # a field that was never encrypted (or with another key) decrypts to garbage, as on the device
+    password = unprotect(message.key_field, key) if key and message.encrypted_marker else message.key_field
     tlvs = parse_free_data(message.free_data)
     return ReceivedProfile(message.ssid, password, tlvs.get(TLV_DEVICE_NAME), tlvs)
 
