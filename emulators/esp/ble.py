@@ -218,6 +218,21 @@ class BlePeripheral:
             task.add_done_callback(self._tasks.discard)
         return ATT_Error(ErrorCode.INVALID_PDU, message="protocomm request failed")
 
+    async def set_advertising(self, on: bool) -> None:
+        """Provisioning stopped: stop advertising and drop the links; started again: advertise again."""
+        if self.radio is None or on == self.advertising:
+            return
+        if on:
+            await self._advertise()
+            self.node.emit("ble_advertising_started")
+            return
+        await self.radio.device.stop_advertising()
+        self.advertising = False
+        self.node.emit("ble_advertising_stopped")
+        for connection in list(self.radio.device.connections.values()):
+            with contextlib.suppress(Exception):
+                await connection.disconnect()
+
     async def stop(self) -> None:
         if self.radio is not None:
             await self.radio.close()

@@ -54,6 +54,7 @@ def control_routes(emu: EspEmulator) -> list[web.RouteDef]:
     async def factory_reset(request: web.Request) -> web.Response:
         node = node_or_404(request)
         node.factory_reset()
+        await emu.sync_transports(node)
         return web.json_response(node_json(node))
 
     async def get_mapping(request: web.Request) -> web.Response:

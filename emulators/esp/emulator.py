@@ -65,7 +65,18 @@ class EspEmulator(Emulator):
                 ble=node.settings.ble,
                 provisioning_active=node.device.active,
             )
+            await self.sync_transports(node)
         self._ticker = asyncio.create_task(self._tick_forever())
+
+    async def sync_transports(self, node: EmulatedNode) -> None:
+        """Listen/advertise exactly while the node is in provisioning mode."""
+        active = node.device.active
+        server = self.softap.get(node.name)
+        if server is not None:
+            await server.set_listening(active)
+        peripheral = self.ble.get(node.name)
+        if peripheral is not None:
+            await peripheral.set_advertising(active)
 
     async def _tick_forever(self) -> None:
         while True:
@@ -73,6 +84,7 @@ class EspEmulator(Emulator):
             for node in self.nodes.values():
                 try:
                     node.tick()
+                    await self.sync_transports(node)
                 except Exception:
                     self.log.exception("tick of %s failed", node.name)
 

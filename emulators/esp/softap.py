@@ -1,6 +1,6 @@
 """SoftAP transport: one esp_http_server-like HTTP/1.1 listener per node (spec §2), driving the
 ``protocols.esp.httpd`` core. Failures close the socket without a reply; one socket at a time (LRU purge);
-a single cookie-bound security session."""
+a single cookie-bound security session. The listener exists only while the node provisions."""
 
 from __future__ import annotations
 
@@ -38,6 +38,20 @@ class SoftApServer:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
+
+    async def set_listening(self, on: bool) -> None:
+        """Tear the HTTP server down when provisioning stops (clients then get connection refused) and bring it
+        back on the same port when it starts again."""
+        if on and self._server is None:
+            await self.start()
+            self.node.emit("softap_started", port=self.port)
+        elif not on and self._server is not None:
+            await self.stop()
+            self.node.emit("softap_stopped", port=self.port)
 
     async def stop(self) -> None:
         if self._server is not None:

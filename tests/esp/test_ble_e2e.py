@@ -20,6 +20,8 @@ from emulators.harness import running
 from protocols.esp import client as msgs
 from protocols.esp.client_security import Sec1Client
 
+from .conftest import control
+
 pytestmark = pytest.mark.ble
 
 
@@ -44,6 +46,27 @@ async def test_provisioning_over_ble(tmp_path: Path, security: int) -> None:
         kinds = [(e.kind, e.data.get("transport")) for e in suite.events.since(0, "esp")]
         assert ("session_new", "ble") in kinds and ("session_closed", "ble") in kinds
         assert ("wifi_connected", None) in kinds
+
+
+async def test_ble_stops_after_provisioning(tmp_path: Path) -> None:
+    async with running(["esp"], tmp_path, ble_overrides(cleanup_delay=0.0)) as suite:
+        emu = suite.emulators["esp"]
+        name = emu.listeners()[0].name
+        device = ESPDevice(name, "ble", 2, "abcd1234", poll_interval=0.0)  # type: ignore[arg-type]
+        assert await device.connect() is ESPConnectStatus.CONNECTED
+        assert await device.initialize_session()
+        assert (await device.provision_wifi("provemu-ap", "provemu-pass")).status is msgs.WifiStatus.CONNECTED
+        await suite.events.wait_for(lambda e: e.kind == "ble_advertising_stopped", 2.0)
+        await device.disconnect()
+        assert await ESPProvisionManager().search_esp_devices("PROV_", "ble", timeout=0.3) == []
+        await control_reset(suite.control_url, name)
+        await suite.events.wait_for(lambda e: e.kind == "ble_advertising_started", 2.0)
+        assert [d.name for d in await ESPProvisionManager().search_esp_devices("PROV_", "ble", timeout=1.0)] == [name]
+
+
+async def control_reset(url: str, name: str) -> None:
+    code, _ = await control(url, "POST", f"/api/esp/nodes/{name}/factory-reset")
+    assert code == 200
 
 
 async def test_gatt_layout_names_and_exchange_rules(tmp_path: Path) -> None:

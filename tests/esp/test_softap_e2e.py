@@ -318,10 +318,33 @@ async def test_provisioned_state_persists_and_factory_reset(tmp_path: Path) -> N
         emu = suite.emulators["esp"]
         listener = emu.listeners()[0]
         assert emu.ready_info()["already_provisioned"] == listener.name
-        assert await raw_exchange(listener, post("proto-ver", b"ESP")) == b""  # not in provisioning mode
+        with pytest.raises(ConnectionRefusedError):  # not in provisioning mode: no HTTP server
+            await raw_exchange(listener, post("proto-ver", b"ESP"))
         code, node = await control(suite.control_url, "POST", f"/api/esp/nodes/{listener.name}/factory-reset")
         assert code == 200 and node["provisioning_active"] and not node["provisioned"]
         assert (await provision(listener.address, 2))[0] is ESPProvisionStatus.SUCCESS
+
+
+async def test_provisioning_stops_after_connected_is_reported(tmp_path: Path) -> None:
+    async with running(["esp"], tmp_path, {"esp": {**INSTANT, "cleanup_delay": 0.0}}) as suite:
+        listener = suite.emulators["esp"].listeners()[0]
+        assert (await provision(listener.address, 2))[0] is ESPProvisionStatus.SUCCESS
+        await suite.events.wait_for(lambda e: e.kind == "softap_stopped", 2.0)
+        with pytest.raises(ConnectionRefusedError):
+            await raw_exchange(listener, post("proto-ver", b"ESP"))
+
+
+async def test_too_many_wrong_pops_stop_provisioning(tmp_path: Path) -> None:
+    async with running(["esp"], tmp_path, {"esp": {**INSTANT, "security": 1, "max_pop_mismatch": 2}}) as suite:
+        listener = suite.emulators["esp"].listeners()[0]
+        for _ in range(2):
+            device = app(listener.address, 1, "wrong")
+            await device.connect()
+            assert not await device.initialize_session()
+            await device.disconnect()
+        stopped = await suite.events.wait_for(lambda e: e.kind == "provisioning_stopped", 2.0)
+        assert stopped.data["reason"] == "too many credential mismatches"
+        await suite.events.wait_for(lambda e: e.kind == "softap_stopped", 2.0)
 
 
 async def test_access_points_from_control_api(tmp_path: Path) -> None:
