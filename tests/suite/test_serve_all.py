@@ -137,3 +137,13 @@ def _healthcheck(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(ROOT / "container" / "healthcheck.py")], cwd=ROOT,
                           env={**_clean_env(), **env, "PYTHONPATH": str(ROOT)}, capture_output=True,
                           text=True, timeout=30)
+
+
+def test_serving_one_emulator_ignores_its_enabled_switch(tmp_path: Path) -> None:
+    name = next(iter(registry.EMULATORS))
+    env = {**zero_port_env([name]), f"PROVEMU_{name.upper()}_ENABLED": "0"}
+    config = tmp_path / "provemu.toml"
+    config.write_text(f"[{name}]\nenabled = false\n")
+    with serving([name, "--config", str(config)], tmp_path / "state", env) as served:
+        assert list(served.control.healthz()["emulators"]) == [name]
+        assert served.terminate() == 0
