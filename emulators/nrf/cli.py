@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import ssl
 import sys
 import urllib.error
@@ -173,10 +174,16 @@ async def _run(args: argparse.Namespace) -> int:
             record["next_attempt_time_seconds"] = emit.next_attempt_time_seconds
         print(json.dumps(record), flush=True)
 
-    device = FakeDevice(identity, library, options, settings=store.settings(identity.device_id), on_event=show)
+    try:
+        settings, settings_ok = store.settings(identity.device_id), True
+    except sqlite3.Error:
+        settings, settings_ok = {}, False  # the library reports FATAL_ERROR, as on a broken settings store
+    device = FakeDevice(identity, library, options, settings=settings, on_event=show)
+    device.lib.settings_ok = settings_ok
     try:
         await device.run_scheduled(max(args.max_work, 1))
     finally:
-        store.save_settings(identity.device_id, device.lib.settings)
+        if settings_ok:
+            store.save_settings(identity.device_id, device.lib.settings)
         await device.close()
     return 0

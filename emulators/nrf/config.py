@@ -13,7 +13,8 @@ class NrfConfig:
         "help": "optional plain-HTTP port for devices built with root CA sec tag -1"})
     coap_port: int = field(default=5683, metadata={
         "help": "CoAP over plain UDP (emulator-only test mode; real devices use DTLS)"})
-    dtls_port: int | None = field(default=5684, metadata={"help": "CoAP over DTLS 1.2 with a server certificate"})
+    dtls_port: int | None = field(default=5684, metadata={
+        "help": "CoAP over DTLS 1.2 with a server certificate"})
     api_key: str = field(default="provemu-nrf-api-key", metadata={
         "help": "Bearer API key the management API requires (empty: no check)"})
     owner_id: str = field(default="provemu-team", metadata={"help": "ownerId reported for claimed devices"})
@@ -22,7 +23,8 @@ class NrfConfig:
     not_claimed_coap_code: str = field(default="4.01", metadata={
         "help": "CoAP code for an unknown/unclaimed device: 4.01 or 4.03"})
     jwt_skew_seconds: int = field(default=60, metadata={"help": "clock skew allowed on exp/iat"})
-    require_jwt_exp: bool = field(default=True, metadata={"help": "reject JWTs without exp (modem had no time)"})
+    require_jwt_exp: bool = field(default=True, metadata={
+        "help": "reject JWTs without exp (modem had no time)"})
     verify_jwt_signature: bool = field(default=True, metadata={
         "help": "verify ES256 signatures when the device's public key was registered at claim time"})
     verify_attestation: bool = field(default=True, metadata={
@@ -33,7 +35,9 @@ class NrfConfig:
     max_responses: int = field(default=20, metadata={"help": "most responses accepted in one POST"})
     dtls_suspend: str = field(default="4.04", metadata={
         "help": "answer to POST /.dtls/suspend: 4.04 (device re-authenticates) or 2.04 (keep the session)"})
-    status_completed: str = field(default="COMPLETED", metadata={"help": "final command status (unconfirmed name)"})
-    status_failed: str = field(default="FAILED", metadata={"help": "failed command status (unconfirmed name)"})
+    status_completed: str = field(default="COMPLETED", metadata={
+        "help": "final command status (unconfirmed name)"})
+    status_failed: str = field(default="FAILED", metadata={
+        "help": "failed command status (unconfirmed name)"})
     status_cancelled: str = field(default="CANCELLED", metadata={
         "help": "status of commands flushed after a failure (unconfirmed name)"})

@@ -75,20 +75,30 @@ class DeviceIdentity:
 
 @dataclass
 class DeviceOptions:
-    http_url: str = "https://127.0.0.1:8443"
-    coap_url: str = "coaps://127.0.0.1:5684"
-    ca_file: Path | None = None
-    server_name: str | None = None
-    connect_timeout: float = 10.0
-    http_timeout: float = 30.0
-    coap_timeout: float = 30.0
-    coap_ack_timeout: float = 2.0
-    coap_max_retransmit: int = 4
-    network_time_url: str | None = None
-    lte_follows: bool = True
-    user_agent: str = "Zephyr/4.1 (provemu nrf9151dk/nrf9151/ns)"
-    firmware_version: str = "mfw_nrf91x1_2.0.2"
-    iss_prefix: str = "nRF9160"
+    http_url: str = field(default="https://127.0.0.1:8443", metadata={
+        "help": "base URL of the REST API (http:// = root CA sec tag -1)"})
+    coap_url: str = field(default="coaps://127.0.0.1:5684", metadata={
+        "help": "coaps://host:port (DTLS) or coap://host:port (plain UDP test mode)"})
+    ca_file: Path | None = field(default=None, metadata={
+        "help": "CA file the server chain must verify against"})
+    server_name: str | None = field(default=None, metadata={
+        "help": "TLS/DTLS host name to check (default: the URL's host)"})
+    connect_timeout: float = field(default=10.0, metadata={"help": "connect/handshake timeout (seconds)"})
+    http_timeout: float = field(default=30.0, metadata={
+        "help": "CONFIG_NRF_PROVISIONING_HTTP_TIMEOUT_MS in seconds"})
+    coap_timeout: float = field(default=30.0, metadata={
+        "help": "CONFIG_NRF_PROVISIONING_COAP_TIMEOUT_SECONDS"})
+    coap_ack_timeout: float = field(default=2.0, metadata={"help": "COAP_INIT_ACK_TIMEOUT in seconds"})
+    coap_max_retransmit: int = field(default=4, metadata={"help": "COAP_MAX_RETRANSMIT"})
+    network_time_url: str | None = field(default=None, metadata={
+        "help": "emulated network time URL (e.g. http://127.0.0.1:8700/api/nrf/network-time)"})
+    lte_follows: bool = field(default=True, metadata={
+        "help": "the application switches CFUN on NEED_LTE_* events"})
+    user_agent: str = field(default="Zephyr/4.1 (provemu nrf9151dk/nrf9151/ns)", metadata={
+        "help": "User-Agent header"})
+    firmware_version: str = field(default="mfw_nrf91x1_2.0.2", metadata={
+        "help": "modem firmware (AT+CGMR, mver=)"})
+    iss_prefix: str = field(default="nRF9160", metadata={"help": "chip prefix of the JWT iss claim"})
 
 
 class _Tuning(TransportTuning):  # type: ignore[misc]

@@ -131,29 +131,46 @@ Effect = Emit | At | WaitMode | WaitValidTime | HttpRequest | CoapConnect | Coap
 
 @dataclass
 class LibraryConfig:
-    transport: str = "http"
-    rx_max_size: int = 2304
-    tx_max_size: int = 2304
-    cbor_records: int = 10
-    send_limit: bool = True
-    cver: str = "3.1.0"
-    scheduled: bool = False
-    interval_s: int = 86400
-    spread_s: int = 0
-    initial_backoff: int = 60
-    jwt_valid_time: int = 300
-    provide_attestation_token: bool = True
-    save_cmd_id: bool = False
-    mapping: Mapping = Mapping.BASELINE
-    accept_indefinite: bool = False
-    canonical: bool = True
-    quirk_plain_error_is_success: bool = True
-    quirk_encode_failure_is_no_commands: bool = True
-    keep_open: bool = False
-    modem_state_wait_timeout: float = 120.0
-    valid_datetime_timeout: float = 60.0
-    coap_block_szx: int = 5
-    settings_max: int = 64
+    transport: str = field(default="http", metadata={
+        "help": "http or coap (CONFIG_NRF_PROVISIONING_HTTP / _COAP)"})
+    rx_max_size: int = field(default=2304, metadata={
+        "help": "CONFIG_NRF_PROVISIONING_RX_BUF_SZ, sent as rxMaxSize"})
+    tx_max_size: int = field(default=2304, metadata={
+        "help": "CONFIG_NRF_PROVISIONING_TX_BUF_SZ, sent as txMaxSize"})
+    cbor_records: int = field(default=10, metadata={
+        "help": "CONFIG_NRF_PROVISIONING_CBOR_RECORDS: most commands per batch (limit=)"})
+    send_limit: bool = field(default=True, metadata={"help": "send limit= (clients since 2025-05)"})
+    cver: str = field(default="3.1.0", metadata={"help": "cver= value (NCS version; older clients send 1)"})
+    scheduled: bool = field(default=False, metadata={
+        "help": "CONFIG_NRF_PROVISIONING_SCHEDULED: periodic runs"})
+    interval_s: int = field(default=86400, metadata={"help": "CONFIG_NRF_PROVISIONING_INTERVAL_S"})
+    spread_s: int = field(default=0, metadata={"help": "CONFIG_NRF_PROVISIONING_SPREAD_S"})
+    initial_backoff: int = field(default=60, metadata={
+        "help": "CONFIG_NRF_PROVISIONING_INITIAL_BACKOFF (seconds)"})
+    jwt_valid_time: int = field(default=300, metadata={
+        "help": "CONFIG_NRF_PROVISIONING_JWT_MAX_VALID_TIME_S"})
+    provide_attestation_token: bool = field(default=True, metadata={
+        "help": "pass the attestation token with FAILED_DEVICE_NOT_CLAIMED"})
+    save_cmd_id: bool = field(default=False, metadata={
+        "help": "CONFIG_NRF_PROVISIONING_SAVE_CMD_ID: persist the after id after DONE"})
+    mapping: Mapping = field(default=Mapping.BASELINE, metadata={
+        "help": "401/403 mapping: baseline or newer"})
+    accept_indefinite: bool = field(default=False, metadata={
+        "help": "accept indefinite-length command lists"})
+    canonical: bool = field(default=True, metadata={
+        "help": "CONFIG_ZCBOR_CANONICAL: definite-length responses"})
+    quirk_plain_error_is_success: bool = field(default=True, metadata={
+        "help": "a plain ERROR from the modem is reported as success (100)"})
+    quirk_encode_failure_is_no_commands: bool = field(default=True, metadata={
+        "help": "replies that do not fit txMaxSize end as NO_COMMANDS"})
+    keep_open: bool = field(default=False, metadata={
+        "help": "CoAP keep-open mode (nRF91x1 SO_KEEPOPEN + /.dtls/suspend)"})
+    modem_state_wait_timeout: float = field(default=120.0, metadata={
+        "help": "seconds to wait for the modem mode after NEED_LTE_*"})
+    valid_datetime_timeout: float = field(default=60.0, metadata={
+        "help": "seconds to wait for valid time at START"})
+    coap_block_szx: int = field(default=5, metadata={"help": "Block2 SZX of p/cmd (5 = 512 bytes)"})
+    settings_max: int = field(default=64, metadata={"help": "settings entries the device can store"})
 
 
 Work = Generator[Effect, Any, int | None]

@@ -204,3 +204,19 @@ async def test_scheduled_run_emits_scheduled_provisioning(nrf):
     assert device.events[0].next_attempt_time_seconds == 1
     assert device.events[5].next_attempt_time_seconds == 30  # the server-set interval
     assert sleeps == [1, 0, 30, 0]
+
+
+async def test_dtls_keep_open_session_survives_suspend(tmp_path):
+    from emulators.harness import running
+    from tests.nrf.conftest import Nrf
+    async with running(["nrf"], state_dir=tmp_path, overrides={"nrf": {"dtls_suspend": "2.04"}}) as suite:
+        nrf = Nrf(suite)
+        device = nrf.device("coap", listener="coaps", keep_open=True)
+        await nrf.claim(device)
+        await nrf.command(device, {"finished": {}})
+        events, _ = await device.trigger()
+        assert kinds(events)[-2] is E.DONE
+        seen = [ev.kind for ev in suite.events.since(0, "nrf")]
+        assert seen.count("dtls_established") == 1 and "dtls_suspend" in seen
+        assert seen.count("authenticated") == 1  # no re-authentication before p/rsp in keep-open mode
+        await nrf.close()
