@@ -33,17 +33,21 @@ def test_pytest11_entry_point_is_installed() -> None:
         "(see docs/suite.md), then `make venv`")
 
 
+def _run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Without the installed entry point (a plain checkout), load the plugin by module name instead.
+    load = [] if _plugin_entry_points() else ["-p", "emulators.pytest_plugin"]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *load,
+         "--rootdir", str(project), *args],
+        cwd=project, capture_output=True, text=True, timeout=200,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(project.parent)})
+
+
 def test_sample_project_passes_using_the_fixtures(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__"))
     report = tmp_path / "report.xml"
-    # Without the installed entry point (a plain checkout), load the plugin by module name instead.
-    load = [] if _plugin_entry_points() else ["-p", "emulators.pytest_plugin"]
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *load,
-         f"--junitxml={report}", "--rootdir", str(project)],
-        cwd=project, capture_output=True, text=True, timeout=200,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)})
+    result = _run_pytest(project, f"--junitxml={report}")
     assert result.returncode == 0, result.stdout + result.stderr
     suite = ET.parse(report).getroot().find("testsuite")
     assert suite is not None
@@ -54,3 +58,16 @@ def test_sample_project_passes_using_the_fixtures(tmp_path: Path) -> None:
     assert expected <= passed
     assert "test_device_provisions_by_claim_and_then_publishes" in passed
     assert "test_app_provisions_the_node" in passed
+
+
+def test_ini_option_limits_the_session_suite(tmp_path: Path) -> None:
+    project = tmp_path / "limited"
+    project.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\nprovemu_emulators = aws\n")
+    (project / "test_limited.py").write_text(
+        "def test_only_aws(provemu_suite):\n"
+        "    assert list(provemu_suite.emulators) == ['aws']\n"
+        "    assert list(provemu_suite.control.healthz()['emulators']) == ['aws']\n")
+    result = _run_pytest(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
