@@ -22,7 +22,7 @@ def frame_for(payload_length: int, phone: str, bssid: str) -> Any:
     data = bytes(payload_length + airframe.CCMP_CIPHERTEXT_EXTRA + airframe.MIC)
     return (
         RadioTap()
-        / Dot11(type=2, subtype=8, FCfield="to-DS", addr1=bssid, addr2=phone, addr3=MULTICAST_MAC)
+        / Dot11(type=2, subtype=8, FCfield="to_DS+protected", addr1=bssid, addr2=phone, addr3=MULTICAST_MAC)
         / Dot11QoS()
         / Dot11CCMP(data=data)
     )

@@ -42,6 +42,7 @@ class SmartConfigTransmitter:
         group: int = 0,
         pace: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] | None = None,
         drop: Callable[[int], bool] | None = None,
     ) -> None:
         if pace < 0:
@@ -59,6 +60,7 @@ class SmartConfigTransmitter:
         self.group = group
         self.pace = pace
         self.sleep = sleep or asyncio.sleep
+        self.clock = clock  # with an injected sleep, the matching time source (default: the event loop's)
         self.drop = drop  # test hook: drop datagram n before it is sent (simulated air loss)
         self.stats = TransmitStats()
 
@@ -81,7 +83,8 @@ class SmartConfigTransmitter:
         sock = self._socket()
         started = time.monotonic()
         loop = asyncio.get_running_loop()
-        deadline = loop.time()
+        now = self.clock or loop.time
+        deadline = now()
         try:
             for n, dgram in enumerate(sc.air_schedule(self.symbols, self.group)):
                 if datagrams is not None and n >= datagrams:
@@ -98,7 +101,7 @@ class SmartConfigTransmitter:
                 self.stats.scheduled_seconds += dgram.delay_after
                 if self.pace > 0:
                     deadline += dgram.delay_after * self.pace
-                    await self.sleep(max(0.0, deadline - loop.time()))
+                    await self.sleep(max(0.0, deadline - now()))
                 else:
                     await asyncio.sleep(0)  # unpaced: let an in-process receiver drain its socket (one per turn)
         finally:

@@ -4,6 +4,7 @@ bad input, the profile table, the simulated Wi-Fi outcomes and the fault model."
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +203,43 @@ async def test_auto_provisioning_e2e(tmp_path: Path) -> None:
         statuses = [e.data["status"] for e in suite.events.since(0, "simplelink") if e.kind == "provisioning_status"]
         assert statuses == [11]
         assert emu.device.state()["mode"] == "START_MODE_APSC"  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
+@pytest.mark.parametrize("overrides", [INSTANT])
+async def test_spec_curl_session(rig: Rig, overrides: dict[str, Any]) -> None:
+    """The exact requests of spec §8, made by curl (an independent client)."""
+
+    async def curl(*args: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            "curl", "-s", "-H", "Host: mysimplelink.net", *args, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0
+        return out.decode()
+
+    d = rig.url
+    assert await curl(f"{d}/param_product_version.txt") == "R2.0"
+    await curl("-d", "__SL_P_SC1=10&__SL_P_SC2=1", f"{d}/api/1/wlan/en_ap_scan")
+    assert (await curl(f"{d}/netlist.txt")).startswith("X;")
+    await curl("--data-urlencode", "__SL_P_S.B=Kitchen", f"{d}/api/1/netapp/set_urn")
+    assert await curl(f"{d}/__SL_G_DNP") == "Kitchen"
+    await curl(
+        "--data-urlencode",
+        "__SL_P_P.A=HomeNet",
+        "-d",
+        "__SL_P_P.B=3",
+        "--data-urlencode",
+        "__SL_P_P.C=secret123",
+        "-d",
+        "__SL_P_P.D=0",
+        f"{d}/api/1/wlan/profile_add",
+    )
+    await curl("-X", "POST", f"{d}/api/1/wlan/confirm_req")
+    for _ in range(100):
+        if rig.emu.device.state()["phase"] == "feedback":
+            break
+        await asyncio.sleep(0.02)
+    assert await curl(f"{d}/__SL_G_MCR") == "5"
+    assert await curl(f"{d}/param_cfg_result.txt") == "5"
+    assert rig.trace() == ["PA", "15", "16", "5", "12"]
