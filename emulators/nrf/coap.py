@@ -111,6 +111,9 @@ class CoapApi:
                 self.service.log.info("nrf coap: request from unauthenticated session %s", peer)
                 self.service.emit("auth_rejected", transport="coap", peer=peer, reason="no_session")
                 return Reply("unauthorized")
+            if not self.service.is_claimed(who.device_id):  # unclaimed since the session authenticated
+                self.sessions.drop(peer)
+                return Reply("not_claimed")
             return who
         return check
 

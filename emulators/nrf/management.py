@@ -125,7 +125,11 @@ class ManagementApi:
         for rule in self.store.rules():
             if rule.get("active", True) and set(rule.get("tags", [])) & set(device.tags):
                 for item in rule.get("commands", []):
-                    self._create(device.device_id, item.get("request"), rule.get("name", "rule"))
+                    try:
+                        self._create(device.device_id, item.get("request"), rule.get("name", "rule"))
+                    except RequestError as exc:  # the claim stands; the rule's command is skipped
+                        self.service.log.warning("nrf management: rule %s not applied to %s: %s",
+                                                 rule.get("name"), device.device_id, exc)
 
     async def claim(self, request: web.Request) -> web.Response:
         raw = await request.read()

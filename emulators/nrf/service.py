@@ -139,6 +139,9 @@ class DeviceService:
         self._keys.pop(device_id, None)
         self._devices.pop(device_id, None)
 
+    def is_claimed(self, device_id: str) -> bool:
+        return self._device(device_id) is not None
+
     def _device(self, device_id: str) -> Device | None:
         if device_id not in self._devices:
             if len(self._devices) > 100_000:

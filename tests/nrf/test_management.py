@@ -159,3 +159,23 @@ def test_fake_device_cli(tmp_path, capsys):
     assert "+CFUN: 0" in capsys.readouterr().out
     assert main(["nrf", "--state-dir", str(tmp_path), "device", "token", device_id]) == 0
     assert capsys.readouterr().out.count(".") == 1
+
+
+async def test_unclaim_ends_an_authenticated_coap_session(nrf):
+    device = nrf.device("coap")
+    await nrf.claim(device)
+    await nrf.command(device, {"finished": {}})
+    original = device._execute
+    unclaimed = False
+
+    async def unclaim_after_auth(effect):
+        nonlocal unclaimed
+        result = await original(effect)
+        if not unclaimed and getattr(effect, "path", None) == ("p", "auth-jwt"):
+            unclaimed = True
+            assert (await nrf.call("DELETE", f"/v1/claimed-devices/{device.identity.device_id}"))[0] == 204
+        return result
+
+    device._execute = unclaim_after_auth
+    events, _ = await device.trigger()
+    assert [e.event.name for e in events] == ["START", "FAILED_DEVICE_NOT_CLAIMED", "STOP"]
