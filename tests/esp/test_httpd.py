@@ -19,6 +19,16 @@ def parse(raw: bytes) -> list[httpd.HttpRequest]:
     return out
 
 
+def test_chunked_body_is_refused_like_content_length_zero() -> None:
+    (req,) = parse(b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    assert not req.body_acceptable
+
+
+def test_error_reason_phrases() -> None:
+    assert httpd.error_response(505).startswith(b"HTTP/1.1 505 Version Not Supported\r\n")
+    assert httpd.error_response(501).endswith(b"Server does not support this method")
+
+
 def test_pipelined_requests_and_path_only_matching() -> None:
     raw = (b"POST /proto-ver?x=1 HTTP/1.1\r\nContent-Length: 3\r\nCookie: session=5\r\n\r\nESP"
            b"POST /prov-session HTTP/1.1\r\ncontent-length: 2\r\n\r\nab")
@@ -44,10 +54,13 @@ def test_body_limits(length: int, acceptable: bool) -> None:
 
 @pytest.mark.parametrize(("raw", "status"), [
     (b"GARBAGE\r\n\r\n", 400),
+    (b"FETCH /a HTTP/1.1\r\n\r\n", 400),
     (b"POST /a HTTP/2.0\r\n\r\n", 505),
+    (b"POST /a HTTPS/1.1\r\n\r\n", 400),
     (b"POST /" + b"a" * 600 + b" HTTP/1.1\r\n\r\n", 414),
-    (b"POST /a HTTP/1.1\r\nX: " + b"y" * 600 + b"\r\n\r\n", 431),
-    (b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+    (b"POST /" + b"a" * 600, 414),
+    (b"POST /a HTTP/1.1\r\nX: " + b"y" * 1100 + b"\r\n\r\n", 431),
+    (b"POST /a HTTP/1.1\r\nX: " + b"y" * 1100, 431),
     (b"POST /a HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
 ])
 def test_errors(raw: bytes, status: int) -> None:
