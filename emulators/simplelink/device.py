@@ -338,6 +338,7 @@ class SimpleLinkDevice:
             self.emit("http_rejected", method=method, path=path, reason=str(exc))
             answer = HttpAnswer(400, f"Bad Request: {exc}")
         answer.delay = delay
+        self.apply(self.machine.tick(self.now()))  # timers the request made due now (zero delays) fire at once
         return answer
 
     def _endpoint(self, endpoint: apapi.Endpoint, token: str, path: str, query: str, body: bytes) -> HttpAnswer:
