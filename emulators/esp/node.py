@@ -119,14 +119,26 @@ class EmulatedNode:
 
     def tick(self) -> None:
         """Run the node's scheduled Wi-Fi steps and lifecycle up to now, emitting and persisting changes."""
+        prov_before = self.device.wifi.station.prov_state
         for change in self.device.advance(self.clock.monotonic()):
             self.emit(change.kind, **change.data)
-            if change.kind == "wifi_connected":
-                creds = self.device.wifi.station.applied
-                ap = self.device.connected_ap
-                if creds is not None and ap is not None:
-                    self.store.save_credentials(self.name, creds.ssid, creds.passphrase, ap.ip4_addr)
-                    self.provisioned = True
+        self._persist(prov_before)
+
+    def _persist(self, prov_before: ProvState) -> None:
+        """Mirror the device's NVS: ApplyConfig stores the STA config, a reset back to STARTED clears it."""
+        station = self.device.wifi.station
+        after = station.prov_state
+        if after is prov_before:
+            return
+        if after is ProvState.STARTED:
+            self.store.clear_credentials(self.name)
+            self.provisioned = False
+            return
+        creds = station.applied
+        if creds is not None and after in (ProvState.CRED_RECV, ProvState.SUCCESS):
+            ap = self.device.connected_ap
+            self.store.save_credentials(self.name, creds.ssid, creds.passphrase, ap.ip4_addr if ap else "")
+            self.provisioned = True
 
     def new_session(self, session_id: int, transport: str) -> None:
         self.device.protocomm.new_transport_session(session_id)
@@ -160,6 +172,7 @@ class EmulatedNode:
         self.emit("request", transport=transport, endpoint=endpoint, request_len=len(body), reply_len=len(reply.data))
         if prov_before is ProvState.STARTED and self.device.wifi.station.prov_state is not ProvState.STARTED:
             self._after_apply(now)
+        self._persist(prov_before)
         return reply
 
     def _after_apply(self, now: float) -> None:

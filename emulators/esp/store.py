@@ -1,5 +1,6 @@
 """Persistent per-node state of the ESP emulator in the shared SQLite store: node keys, stored Wi-Fi
-credentials (a provisioned node boots out of provisioning mode, as a real one does), RainMaker mappings and
+credentials (written at ApplyConfig as the device writes them to NVS; a node holding them boots out of
+provisioning mode, as a real one does), RainMaker mappings and
 the client-issued challenge-response disable (kept in NVS until a factory reset on the device)."""
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class EspStore:
             "INSERT OR REPLACE INTO esp_wifi_credentials VALUES (?, ?, ?, ?, ?)",
             (name, ssid, passphrase, ip4_addr, time.time()),
         )
+
+    def clear_credentials(self, name: str) -> None:
+        self.db.execute("DELETE FROM esp_wifi_credentials WHERE name = ?", (name,))
 
     def credentials(self, name: str) -> sqlite3.Row | None:
         return self.db.query_one("SELECT * FROM esp_wifi_credentials WHERE name = ?", (name,))

@@ -106,7 +106,9 @@ class WifiProvisioning:
     def _set_config(self, cmd: pb.wifi_config.CmdSetConfig) -> Any:
         if len(cmd.bssid) not in (0, 6) or len(cmd.ssid) > MAX_SSID_LEN or len(cmd.passphrase) > MAX_PASSPHRASE_LEN:
             return pb.constants.InvalidArgument
-        self.station.set_config(Credentials(bytes(cmd.ssid), bytes(cmd.passphrase), bytes(cmd.bssid), cmd.channel))
+        # the device copies with strnlen/strlcpy, so an embedded NUL ends the SSID or passphrase
+        ssid, passphrase = bytes(cmd.ssid).split(b"\0", 1)[0], bytes(cmd.passphrase).split(b"\0", 1)[0]
+        self.station.set_config(Credentials(ssid, passphrase, bytes(cmd.bssid), cmd.channel))
         return pb.constants.Success
 
     # prov-scan ---------------------------------------------------------------------------------------------

@@ -247,7 +247,11 @@ class WifiStation:
         """ApplyConfig; raises ``InvalidTransition`` (reply InternalError) when the device refuses it."""
         if self.pending is None:
             raise InvalidTransition("no credentials set")
-        self._prov(ProvInput.APPLY)
+        try:
+            self._prov(ProvInput.APPLY)
+        except InvalidTransition:
+            self.pending = None  # apply_config_handler frees the config whether or not it was applied
+            raise
         self._sta(StaInput.APPLY)
         self.applied, self.pending = self.pending, None
         self.connected, self.connected_at = None, None

@@ -192,7 +192,10 @@ async def test_wifi_fault_reset_and_retry(tmp_path: Path) -> None:
         # ApplyConfig is refused until prov-ctrl Reset
         await device.send_data("prov-config", msgs.set_config("provemu-ap", "provemu-pass"))
         assert msgs.read_apply_config(await device.send_data("prov-config", msgs.apply_config())) == 5
+        node_path = f"/api/esp/nodes/{suite.emulators['esp'].listeners()[0].name}"
+        assert (await control(suite.control_url, "GET", node_path))[1]["stored_ssid"] == "provemu-ap"  # NVS at apply
         assert msgs.read_ctrl(await device.send_data("prov-ctrl", msgs.ctrl_reset()), 2) == 0
+        assert (await control(suite.control_url, "GET", node_path))[1]["stored_ssid"] is None
         assert (await device.provision_wifi("provemu-ap", "provemu-pass")).status is msgs.WifiStatus.CONNECTED
         await device.disconnect()
 

@@ -121,6 +121,22 @@ def test_reset_after_failure_allows_new_apply_and_keeps_reported_state() -> None
     assert status(wifi, 0.0).status is msgs.WifiStatus.CONNECTED
 
 
+def test_refused_apply_still_frees_the_config() -> None:
+    wifi = make()
+    provision(wifi, "HomeNet", "wrongpass")
+    status(wifi, 0.0)
+    assert provision(wifi, "HomeNet", "secretpw") == pb.constants.InternalError
+    wifi.handle_ctrl(msgs.ctrl_reset(), 0.0)
+    assert msgs.read_apply_config(wifi.handle_config(msgs.apply_config(), 0.0).data) == pb.constants.InternalError
+
+
+def test_embedded_nul_ends_ssid() -> None:
+    wifi = make()
+    wifi.handle_config(msgs.set_config("HomeNet\0junk", "secretpw\0x"), 0.0)
+    assert wifi.station.pending is not None and wifi.station.pending.ssid == b"HomeNet"
+    assert wifi.station.pending.passphrase == b"secretpw"
+
+
 def test_network_prov_reset_in_started_is_success() -> None:
     assert msgs.read_ctrl(make(flavour_np=True).handle_ctrl(msgs.ctrl_reset(), 0.0).data, 2) == 0
 
