@@ -22,6 +22,7 @@ from protocols.simplelink import apapi
 from protocols.simplelink import smartconfig as sc
 from protocols.simplelink.errors import FormError, SmartConfigDecodeError
 from protocols.simplelink.provisioning import (
+    MAX_PROFILES,
     Command,
     Discovery,
     Effect,
@@ -313,7 +314,7 @@ class SimpleLinkDevice:
     def _store(self, profile: Profile, source: str) -> bool:
         if self.store.add(profile, source, self.now()):
             return True
-        self.log.warning("profile table full (%d profiles); %r not stored", 7, profile.ssid)
+        self.log.warning("profile table full (%d profiles); %r not stored", MAX_PROFILES, profile.ssid)
         self.emit("profile_rejected", ssid=_ssid(profile.ssid), reason="profile list full")
         return False
 

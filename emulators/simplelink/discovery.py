@@ -45,14 +45,18 @@ class DeviceDiscovery:
         from zeroconf.asyncio import AsyncZeroconf
 
         name = self.device.device_name
-        info = ServiceInfo(
-            SERVICE_TYPE,
-            f"{name}.{SERVICE_TYPE}",
-            addresses=[socket.inet_aton(self.device.device_ip)],
-            port=self.http_port,
-            properties={"srcvers": SRCVERS, "path": "/"},
-            server=f"{name}.local.",
-        )
+        try:
+            info = ServiceInfo(
+                SERVICE_TYPE,
+                f"{name}.{SERVICE_TYPE}",
+                addresses=[socket.inet_aton(self.device.device_ip)],
+                port=self.http_port,
+                properties={"srcvers": SRCVERS, "path": "/"},
+                server=f"{name}.local.",
+            )
+        except (OSError, ValueError) as exc:  # e.g. an IPv6 device IP or a name mDNS cannot carry
+            self.device.log.warning("mDNS record for %r not possible: %s", name, exc)
+            return
         zc = AsyncZeroconf(interfaces=[MDNS_INTERFACE])
         try:
             await zc.async_register_service(info, allow_name_change=True)

@@ -29,7 +29,7 @@ class SmartConfigReceiver:
         self.device = device
         self.host = host
         self.port = port
-        self.multicast = multicast and ipaddress.ip_address(host).version == 4
+        self.multicast = multicast and _is_ipv4(host)
         self.multicast_bound = False
         self._transports: list[asyncio.DatagramTransport] = []
 
@@ -59,3 +59,10 @@ class SmartConfigReceiver:
         for transport in self._transports:
             transport.close()
         self._transports.clear()
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 4
+    except ValueError:
+        return False  # a host name: unicast only

@@ -243,3 +243,10 @@ async def test_spec_curl_session(rig: Rig, overrides: dict[str, Any]) -> None:
     assert await curl(f"{d}/__SL_G_MCR") == "5"
     assert await curl(f"{d}/param_cfg_result.txt") == "5"
     assert rig.trace() == ["PA", "15", "16", "5", "12"]
+
+
+async def test_openapi_documents_every_control_route(rig: Rig) -> None:
+    documented = rig.emu.openapi_paths()
+    for route in rig.emu.control_routes():
+        path = "/api/simplelink" + route.path  # type: ignore[attr-defined]
+        assert route.method.lower() in documented[path], path  # type: ignore[attr-defined]
