@@ -202,8 +202,9 @@ def install_drop_filter(context: aiocoap.Context, api: CoapApi) -> None:
 
 def bound_port(context: aiocoap.Context) -> int:
     for interface in context.request_interfaces:
-        transport = getattr(getattr(getattr(interface, "token_interface", None), "message_interface", None),
-                            "transport", None)
+        message_interface = getattr(getattr(interface, "token_interface", None), "message_interface", None)
+        transport = getattr(message_interface, "transport", None) or getattr(
+            getattr(message_interface, "_pool", None), "_transport", None)
         if transport is not None:
             return int(transport.get_extra_info("socket").getsockname()[1])
     raise RuntimeError("aiocoap internals changed: cannot find the bound port")

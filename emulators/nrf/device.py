@@ -320,12 +320,12 @@ class FakeDevice:
             self._tunnel = tunnel
             self._coap_target = tunnel.local_address
             self._coap_remote = None
-            self._coap = await aiocoap.Context.create_client_context(transports=["udp6"])
+            self._coap = await aiocoap.Context.create_client_context(transports=["simple6"])
         elif self._coap is None or self._coap_target != (host, port):
             # Plain UDP has no session to tear down: the device keeps one socket (one source address).
             await self._coap_shutdown()
             self._coap_target = (host, port)
-            self._coap = await aiocoap.Context.create_client_context(transports=["udp6"])
+            self._coap = await aiocoap.Context.create_client_context(transports=["simple6"])
         return None
 
     async def _coap_close(self) -> None:

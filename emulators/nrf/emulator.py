@@ -83,8 +83,11 @@ class NrfEmulator(Emulator):
         self._listeners.append(await _site(runner, "https", "tls", host, self.config.https_port, context))
         if self.config.http_port is not None:
             self._listeners.append(await _site(runner, "http", "tcp", host, self.config.http_port, None))
+        # The simple socket transport costs about a third less CPU per request than udp6, but cannot serve
+        # an any-address (it would not know which address a request came to).
+        transport = "udp6" if host in ("0.0.0.0", "::", "") else "simplesocketserver"
         self._coap_context = await aiocoap.Context.create_server_context(
-            self.coap.site(), bind=(host, self.config.coap_port), transports=["udp6"])
+            self.coap.site(), bind=(host, self.config.coap_port), transports=[transport])
         install_drop_filter(self._coap_context, self.coap)
         coap_port = bound_port(self._coap_context)
         self._listeners.append(Listener("coap", "udp", host, coap_port))
