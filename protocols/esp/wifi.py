@@ -4,8 +4,9 @@ machines behind ``prov-config`` GetStatus (spec §7.2-§7.4). Time is passed in 
 Invariants:
 - ``prov_state`` only changes through ``PROV_TRANSITIONS``; ``sta_state`` only through ``STA_TRANSITIONS``;
 - an ApplyConfig is accepted only in ``ProvState.STARTED`` with pending credentials;
-- with ``conn_attempts == 0`` an auth or not-found disconnect is final and any other reason retries forever;
-  with ``N > 0`` every disconnect counts and the N-th is final (``fail_reason`` keeps its last known value);
+- with ``conn_attempts == 0`` an auth or not-found disconnect is final and any other reason retries forever
+  (with ``prov_state`` already FAIL, as the C handler orders it); with ``N > 0`` every disconnect counts and the
+  N-th is final, ``fail_reason`` changing only then and only for auth/not-found reasons;
 - a connection attempt's outcome is decided when it starts, by the ``resolve`` callable the driver passes in
   (the environment plus injected faults), so access points may change while a node is connecting.
 """
@@ -115,9 +116,9 @@ class StaState(enum.IntEnum):
 class StaInput(enum.Enum):
     APPLY = "apply"
     GOT_IP = "got_ip"
-    RETRY = "retry"  # disconnect that is not final and not counted (conn_attempts == 0)
-    COUNTED_RETRY = "counted_retry"
-    FINAL_FAILURE = "final_failure"
+    COUNTED_RETRY = "counted_retry"  # attempt n < N failed: CONN_ATTEMPT_FAILED and reconnect
+    DISCONNECTED = "disconnected"
+    RETRY = "retry"  # conn_attempts == 0 and a reason other than auth/not-found: reconnect
     REPROV = "reprov"
 
 
@@ -127,8 +128,8 @@ STA_TRANSITIONS: dict[tuple[StaState, StaInput], StaState] = {
     **{(s, StaInput.REPROV): StaState.CONNECTING for s in StaState},
     **{(s, StaInput.GOT_IP): StaState.CONNECTED for s in _ACTIVE},
     **{(s, StaInput.COUNTED_RETRY): StaState.CONN_ATTEMPT_FAILED for s in _ACTIVE},
-    **{(s, StaInput.FINAL_FAILURE): StaState.DISCONNECTED for s in _ACTIVE},
-    (StaState.CONNECTING, StaInput.RETRY): StaState.CONNECTING,
+    **{(s, StaInput.DISCONNECTED): StaState.DISCONNECTED for s in _ACTIVE},
+    (StaState.DISCONNECTED, StaInput.RETRY): StaState.CONNECTING,
 }
 
 
@@ -142,16 +143,20 @@ class ProvState(enum.Enum):
 class ProvInput(enum.Enum):
     APPLY = "apply"
     GOT_IP = "got_ip"
-    FINAL_FAILURE = "final_failure"
+    DISCONNECTED = "disconnected"
     RESET = "reset"
     FIRMWARE_RESET = "firmware_reset"  # reset_on_failure (RainMaker, IDF example option)
     REPROV = "reprov"
 
 
+# The manager marks FAIL on every disconnect that leaves the station DISCONNECTED, *before* it decides to retry
+# an "other" reason, so FAIL while still connecting is real, and a later IP moves FAIL to SUCCESS.
 PROV_TRANSITIONS: dict[tuple[ProvState, ProvInput], ProvState] = {
     (ProvState.STARTED, ProvInput.APPLY): ProvState.CRED_RECV,
     (ProvState.CRED_RECV, ProvInput.GOT_IP): ProvState.SUCCESS,
-    (ProvState.CRED_RECV, ProvInput.FINAL_FAILURE): ProvState.FAIL,
+    (ProvState.FAIL, ProvInput.GOT_IP): ProvState.SUCCESS,
+    (ProvState.CRED_RECV, ProvInput.DISCONNECTED): ProvState.FAIL,
+    (ProvState.FAIL, ProvInput.DISCONNECTED): ProvState.FAIL,
     (ProvState.FAIL, ProvInput.RESET): ProvState.STARTED,
     (ProvState.FAIL, ProvInput.FIRMWARE_RESET): ProvState.STARTED,
     **{(s, ProvInput.REPROV): ProvState.STARTED for s in ProvState},
@@ -263,7 +268,10 @@ class WifiStation:
         if self.prov_state is ProvState.STARTED and self.np_reset_semantics:
             return
         self._prov(ProvInput.RESET)
+        # the STA config is wiped, which ends any reconnect loop; wifi_state keeps its value
         self.pending = self.applied = None
+        self._attempt_start = self._attempt_end = None
+        self._outcome = None
         if self.np_reset_semantics:
             self.attempts = 0
 
@@ -304,6 +312,7 @@ class WifiStation:
         return changes
 
     def _finish(self, at: float, outcome: Outcome) -> StationChange:
+        """The manager's IP_EVENT_STA_GOT_IP / WIFI_EVENT_STA_DISCONNECTED handling, in its order."""
         if isinstance(outcome, AccessPoint):
             self._sta(StaInput.GOT_IP)
             self._prov(ProvInput.GOT_IP)
@@ -312,34 +321,25 @@ class WifiStation:
                 "wifi_connected",
                 {"ssid": outcome.ssid.decode("utf-8", "replace"), "ip4_addr": outcome.ip4_addr},
             )
-        reason = fail_reason_for(outcome)
-        if self.conn_attempts == 0:
-            if reason is None:
-                self._sta(StaInput.RETRY)
+        if self.conn_attempts > 0:
+            self.attempts += 1
+            if self.attempts < self.conn_attempts:
+                self._sta(StaInput.COUNTED_RETRY)
                 self._attempt_start = at
-                return StationChange("wifi_disconnected", {"reason": outcome.value, "final": False})
-            self.fail_reason = reason
-            return self._final_failure(outcome)
-        self.attempts += 1
+                remaining = self.conn_attempts - self.attempts
+                return StationChange(
+                    "wifi_disconnected", {"reason": outcome.value, "final": False, "attempts_remaining": remaining}
+                )
+        self._sta(StaInput.DISCONNECTED)
+        self._prov(ProvInput.DISCONNECTED)
+        reason = fail_reason_for(outcome)
         if reason is not None:
             self.fail_reason = reason
-        if self.attempts < self.conn_attempts:
-            self._sta(StaInput.COUNTED_RETRY)
+        elif self.conn_attempts == 0:
+            self._sta(StaInput.RETRY)
             self._attempt_start = at
-            return StationChange(
-                "wifi_disconnected",
-                {
-                    "reason": outcome.value,
-                    "final": False,
-                    "attempts_remaining": self.conn_attempts - self.attempts,
-                },
-            )
-        return self._final_failure(outcome)
-
-    def _final_failure(self, outcome: DisconnectReason) -> StationChange:
-        self._sta(StaInput.FINAL_FAILURE)
-        self._prov(ProvInput.FINAL_FAILURE)
-        if self.reset_on_failure:
+            return StationChange("wifi_disconnected", {"reason": outcome.value, "final": False})
+        if self.reset_on_failure:  # the firmware's WIFI_PROV_CRED_FAIL handler resets at once
             self._prov(ProvInput.FIRMWARE_RESET)
             self.pending = self.applied = None
             self.attempts = 0

@@ -92,7 +92,16 @@ def test_other_reasons_retry_forever_without_attempt_limit() -> None:
     wifi = WifiProvisioning(station, env, lambda s, p: DisconnectReason.BEACON_TIMEOUT)
     provision(wifi, "HomeNet", "secretpw")
     assert status(wifi, 100.0).status is msgs.WifiStatus.CONNECTING
-    assert station.prov_state is ProvState.CRED_RECV
+    assert station.prov_state is ProvState.FAIL  # marked before the manager decides to retry
+    assert msgs.read_ctrl(wifi.handle_ctrl(msgs.ctrl_reset(), 100.0).data, 2) == 0  # so Reset is accepted
+
+
+def test_fail_reason_only_set_by_the_final_disconnect() -> None:
+    outcomes = iter([DisconnectReason.NO_AP_FOUND, DisconnectReason.BEACON_TIMEOUT])
+    station = WifiStation(2, False, Timings.instant())
+    wifi = WifiProvisioning(station, WifiEnvironment(), lambda s, p: next(outcomes))
+    provision(wifi, "x", "y")
+    assert status(wifi, 0.0).status is msgs.WifiStatus.AUTH_ERROR  # NO_AP_FOUND came before the last attempt
 
 
 def test_other_reason_keeps_previous_fail_reason_at_limit() -> None:
@@ -232,5 +241,5 @@ def test_station_transitions_stay_in_tables(ops: list[str], attempts: int, np: b
         if st_.sta_state is StaState.CONNECTED:
             assert st_.connected is not None and st_.prov_state is ProvState.SUCCESS
         if st_.prov_state is ProvState.FAIL:
-            assert st_.sta_state is StaState.DISCONNECTED
+            assert st_.sta_state in (StaState.DISCONNECTED, StaState.CONNECTING)
         assert 0 <= st_.status().attempts_remaining <= max(attempts, 0)
