@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocols.nrf.client import (
     AFTER_KEY,
@@ -307,3 +310,48 @@ def test_fatal_error_when_settings_unusable():
     d.lib.settings_ok = False
     d.work()
     assert d.kinds == [E.FATAL_ERROR]
+
+
+TERMINAL = {E.DONE, E.FAILED, E.NO_COMMANDS, E.FAILED_TOO_MANY_COMMANDS, E.FAILED_DEVICE_NOT_CLAIMED,
+            E.FAILED_WRONG_ROOT_CA, E.FAILED_NO_VALID_DATETIME}
+
+http_answers = st.one_of(
+    st.sampled_from([200, 204, 400, 401, 403, 404, 415, 500, 503]),
+    st.builds(lambda body: HttpResult(200, body, len(body) + 20), st.binary(max_size=60)),
+    st.builds(lambda cmds: HttpResult(200, encode_commands(cmds), 200), st.lists(
+        st.sampled_from([FinishedCommand(f"{P}.9"), ConfigCommand(f"{P}.a", (("k", "v"),)),
+                         AtCommand(f"{P}.b", "%CMNG", "3,1,2", (513,))]), min_size=1, max_size=12)),
+    st.sampled_from([HttpResult(None, errno=Errno.ECONNREFUSED), HttpResult(None, errno=Errno.ETIMEDOUT),
+                     HttpResult(None, errno=Errno.ESHUTDOWN)]))
+coap_answers = st.sampled_from(["2.01", "2.05", "2.04", "4.00", "4.01", "4.03", "4.04", "5.00", "5.03", "1.00"])
+
+
+def _shape_ok(kinds_):
+    assert kinds_[0] is E.START and kinds_[-1] is E.STOP
+    inner = kinds_[1:-1]
+    assert sum(k in TERMINAL for k in inner) == 1 and inner[-1] in TERMINAL
+    lte = "".join("D" if k is E.NEED_LTE_DEACTIVATED else "A" for k in inner
+                  if k in (E.NEED_LTE_DEACTIVATED, E.NEED_LTE_ACTIVATED))
+    assert re.fullmatch("(D?A)*", lte)  # every batch ends with LTE back on (the application follows)
+
+
+@given(st.lists(http_answers, min_size=1, max_size=6), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_any_http_answer_sequence_ends_in_exactly_one_result_event(answers, scheduled):
+    service = MemoryService()
+    service.forced = list(answers)
+    d = Driver(service, LibraryConfig(scheduled=scheduled))
+    d.lib.reschedule = False
+    delay = d.work()
+    _shape_ok(d.kinds)
+    assert (delay is None) == (not scheduled)
+
+
+@given(st.lists(coap_answers, min_size=1, max_size=8), st.sampled_from(list(Mapping)))
+@settings(max_examples=150, deadline=None)
+def test_any_coap_answer_sequence_ends_in_exactly_one_result_event(codes, mapping):
+    service = MemoryService([FinishedCommand(f"{P}.1")])
+    service.forced = list(codes)
+    d = Driver(service, LibraryConfig(transport="coap", mapping=mapping))
+    d.work()
+    _shape_ok(d.kinds)
