@@ -41,3 +41,13 @@ class NrfConfig:
         "help": "failed command status (unconfirmed name)"})
     status_cancelled: str = field(default="CANCELLED", metadata={
         "help": "status of commands flushed after a failure (unconfirmed name)"})
+
+    def __post_init__(self) -> None:
+        if not 400 <= self.not_claimed_http_status <= 499:
+            raise ValueError("not_claimed_http_status must be a 4xx status (403 or 401)")
+        if self.not_claimed_coap_code not in ("4.01", "4.03"):
+            raise ValueError("not_claimed_coap_code must be 4.01 or 4.03")
+        if self.dtls_suspend not in ("4.04", "2.04"):
+            raise ValueError("dtls_suspend must be 4.04 or 2.04")
+        if self.max_batch is not None and self.max_batch < 1:
+            raise ValueError("max_batch must be at least 1")

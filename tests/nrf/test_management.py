@@ -179,3 +179,16 @@ async def test_unclaim_ends_an_authenticated_coap_session(nrf):
     device._execute = unclaim_after_auth
     events, _ = await device.trigger()
     assert [e.event.name for e in events] == ["START", "FAILED_DEVICE_NOT_CLAIMED", "STOP"]
+
+
+def test_config_rejects_unusable_values():
+    import pytest
+
+    from emulators.config import ConfigError, load_config
+    from emulators.nrf.config import NrfConfig
+    for bad in ({"not_claimed_coap_code": "9.99"}, {"not_claimed_http_status": 200}, {"dtls_suspend": "x"},
+                {"max_batch": 0}):
+        with pytest.raises(ConfigError):
+            load_config(NrfConfig, "nrf", overrides=bad)
+    assert load_config(NrfConfig, "nrf", env={"PROVEMU_NRF_NOT_CLAIMED_HTTP_STATUS": "401"}) \
+        .not_claimed_http_status == 401
