@@ -4,6 +4,7 @@ simulated Wi-Fi, the host API (as the MCU would call it), raw SmartConfig length
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -11,7 +12,7 @@ from aiohttp import web
 from emulators.config import ConfigError
 from emulators.faults import fault_openapi, fault_routes
 from emulators.simplelink.config import access_point_json, parse_access_point
-from protocols.simplelink import apapi
+from protocols.simplelink import airframe, apapi
 from protocols.simplelink.errors import FormError
 from protocols.simplelink.provisioning import Command
 
@@ -147,6 +148,31 @@ def control_routes(emu: SimpleLinkEmulator) -> list[web.RouteDef]:
         device.tick()
         return web.json_response({"state": device.state()})
 
+    async def pcap(request: web.Request) -> web.Response:
+        try:
+            from emulators.simplelink.pcap import payload_lengths
+        except ImportError as exc:
+            return _error(f"pcap input needs the 'pcap' extra (scapy): {exc}", 501)
+        body = await request.read()
+        calibrator = airframe.FrameCalibrator()
+        try:
+            lengths = list(payload_lengths(io.BytesIO(body), calibrator))
+        except Exception as exc:  # scapy raises assorted errors for a malformed capture
+            device.log.warning("pcap upload rejected: %s", exc)
+            return _error(f"not a readable pcap: {exc}")
+        for length in lengths:
+            device.datagram(length, f"pcap:{calibrator.lock.source if calibrator.lock else '?'}")
+        device.tick()
+        lock = calibrator.lock
+        return web.json_response(
+            {
+                "payloads": len(lengths),
+                "sender": lock.source if lock else None,
+                "overhead": lock.overhead if lock else None,
+                "state": device.state(),
+            }
+        )
+
     return [
         web.get("/state", state),
         web.get("/profiles", profiles),
@@ -160,6 +186,7 @@ def control_routes(emu: SimpleLinkEmulator) -> list[web.RouteDef]:
         web.post("/host/api", host_api),
         web.post("/host/event", host_event),
         web.post("/smartconfig/lengths", lengths),
+        web.post("/smartconfig/pcap", pcap),
         *fault_routes(emu.faults),
     ]
 
@@ -206,6 +233,17 @@ def control_openapi(emu: SimpleLinkEmulator) -> dict[str, Any]:
         f"{p}/host/event": {"post": _op("Would this async event reach the host now?", {"kind": string})},
         f"{p}/smartconfig/lengths": {
             "post": _op("Feed SmartConfig payload lengths", {"lengths": {"type": "array", "items": integer}})
+        },
+        f"{p}/smartconfig/pcap": {
+            "post": {
+                "summary": "Feed an 802.11 monitor-mode capture (pcap body; needs the pcap extra)",
+                "requestBody": {"content": {"application/vnd.tcpdump.pcap": {"schema": {"type": "string"}}}},
+                "responses": {
+                    "200": {"description": "fed"},
+                    "400": {"description": "unreadable"},
+                    "501": {"description": "scapy missing"},
+                },
+            }
         },
         **fault_openapi(p, emu.faults),
     }

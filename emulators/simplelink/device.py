@@ -280,7 +280,10 @@ class SimpleLinkDevice:
             return
         if not self.machine.smartconfig_listening:
             return
+        ignored = self.decoder.stats.ignored
         self.decoder.receive_length(length)
+        if self.decoder.stats.ignored != ignored:
+            self.log.debug("SmartConfig: datagram of %d bytes from %s carries no symbol here; ignored", length, source)
         while (event := self.decoder.next_event()) is not None:
             if isinstance(event, TransmissionDetected):
                 self.emit("smartconfig_detected", source=source)

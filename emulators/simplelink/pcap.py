@@ -5,7 +5,8 @@ write such captures (for tests and demos).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 from scapy.layers.dot11 import Dot11, Dot11CCMP, Dot11QoS, RadioTap
 from scapy.utils import rdpcap, wrpcap
@@ -54,17 +55,22 @@ def _dot11_length(packet: Any) -> int | None:
     return len(dot11) + airframe.FCS  # captures omit the FCS; the calibration constant absorbs either way
 
 
-def decode_pcap(path: str, key: bytes | None = None) -> dict[str, Any] | None:
-    calibrator = airframe.FrameCalibrator()
-    decoder = SmartConfigDecoder()
-    for packet in rdpcap(path):
+def payload_lengths(source: str | IO[bytes], calibrator: airframe.FrameCalibrator) -> Iterator[int]:
+    """The SmartConfig payload lengths in a capture (file name or binary file), once the calibrator locked."""
+    for packet in rdpcap(source):
         length = _dot11_length(packet)
         if length is None:
             continue
         dot11 = packet[Dot11]
         payload = calibrator.receive_frame(str(dot11.addr2), str(dot11.addr3 or dot11.addr1), length)
-        if payload is None:
-            continue
+        if payload is not None:
+            yield payload
+
+
+def decode_pcap(path: str | IO[bytes], key: bytes | None = None) -> dict[str, Any] | None:
+    calibrator = airframe.FrameCalibrator()
+    decoder = SmartConfigDecoder()
+    for payload in payload_lengths(path, calibrator):
         decoder.receive_length(payload)
         while (event := decoder.next_event()) is not None:
             if isinstance(event, MessageDecoded):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,11 +120,19 @@ def overrides() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-async def rig(tmp_path: Path, overrides: dict[str, Any]) -> AsyncIterator[Rig]:
+@asynccontextmanager
+async def running_rig(state_dir: Path, overrides: dict[str, Any]) -> AsyncIterator[Rig]:
+    """A device on free loopback ports with a manual clock, plus an HTTP client session."""
     clock = ManualClock()
+    settings = {"simplelink": {**QUIET, **overrides}}
     async with (
-        running(["simplelink"], tmp_path, overrides={"simplelink": {**QUIET, **overrides}}, clock=clock) as suite,
+        running(["simplelink"], state_dir, overrides=settings, clock=clock) as suite,
         aiohttp.ClientSession() as session,
     ):
         yield Rig(suite, clock, session)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, overrides: dict[str, Any]) -> AsyncIterator[Rig]:
+    async with running_rig(tmp_path, overrides) as device:
+        yield device

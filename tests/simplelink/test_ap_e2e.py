@@ -250,3 +250,16 @@ async def test_openapi_documents_every_control_route(rig: Rig) -> None:
     for route in rig.emu.control_routes():
         path = "/api/simplelink" + route.path  # type: ignore[attr-defined]
         assert route.method.lower() in documented[path], path  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("overrides", [{"start": "ap"}])
+async def test_every_security_code_over_http(rig: Rig, overrides: dict[str, Any]) -> None:
+    expected = {0: 0, 1: 1, 2: 2, 3: 2, 4: 12, 5: 12, 11: 11, 12: 12}
+    for code, security in expected.items():
+        key = "abcde" if code == 1 else "secret123"
+        form = {"__SL_P_P.A": f"Net{code}", "__SL_P_P.B": str(code), "__SL_P_P.C": key, "__SL_P_P.D": "1"}
+        assert (await rig.post("/api/1/wlan/profile_add", form))[0] == 204
+        stored = next(p for p in rig.emu.store.listing() if p["ssid"] == f"Net{code}")
+        assert (stored["security"], stored["key"], stored["priority"]) == (security, "" if code == 0 else key, 1)
+        rig.emu.store.delete()  # eight codes, seven slots
+    assert [e.data["ssid"] for e in rig.events("profile_added")] == [f"Net{c}" for c in expected]

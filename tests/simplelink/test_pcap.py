@@ -40,3 +40,21 @@ def test_cli_decode_pcap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     empty = str(tmp_path / "empty.pcap")
     write_capture(empty, [3, 23, 3])
     assert main(["simplelink", "smartconfig", "decode-pcap", empty]) == 1
+
+
+async def test_pcap_upload_to_the_device(tmp_path: Path) -> None:
+    from tests.simplelink.conftest import running_rig
+
+    symbols = sc.encode(b"HomeNet", b"secret123", None, sc.name_tlv(b"Kitchen"))
+    path = tmp_path / "sc.pcap"
+    write_capture(str(path), [d.length for d in itertools.islice(sc.air_schedule(symbols), 3 * len(symbols))])
+    async with running_rig(tmp_path / "state", {"start": "sc"}) as rig:
+        url = f"{rig.suite.control_url}/api/simplelink/smartconfig/pcap"
+        async with rig.session.post(url, data=path.read_bytes()) as resp:
+            assert resp.status == 200
+            result = await resp.json()
+        assert result["overhead"] == 82 and result["sender"] == "02:00:00:00:00:01"
+        assert rig.trace() == ["13", "PA"] and rig.emu.device.device_name == "Kitchen"
+        async with rig.session.post(url, data=b"not a capture") as resp:
+            assert resp.status == 400  # answered, logged, state intact
+        assert rig.emu.device.state()["candidate"] == "HomeNet"

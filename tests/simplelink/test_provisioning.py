@@ -232,3 +232,26 @@ def test_random_inputs_keep_invariants(steps: list[tuple[object, ...]], outcome:
             assert codes[codes.index(5) + 1] == 12
         assert m.api_allowed == (m.phase in (Phase.IDLE, Phase.EXTERNAL_CONFIGURATION, Phase.EXTERNAL_CONFIRMATION))
         assert all(0 <= c <= 17 for c in codes)
+
+
+def test_every_status_value_is_reachable() -> None:
+    """One pass over the machine that produces each of the 18 provisioning status values at least once."""
+    seen: set[int] = set()
+    outcomes = iter([JoinOutcome.NETWORK_NOT_FOUND, JoinOutcome.CONNECTION_FAILED, JoinOutcome.IP_NOT_ACQUIRED])
+    m = ProvisioningMachine(join=lambda _: next(outcomes, JoinOutcome.CONNECTED), http_server_enabled=False)
+    seen.update(statuses(start(m, Command.START_MODE_AP)[1]))  # 8
+    m.http_server_enabled = True
+    seen.update(statuses(m.command(0, StartParams(2), stored_profiles=7)[1]))  # 9
+    seen.update(statuses(start(m, 2, key=b"bad")[1]))  # 7
+    seen.update(statuses(m.abort(0)[1]))  # 6
+    seen.update(statuses(m.boot(0, [])))
+    seen.update(statuses(m.tick(2)))  # 11 (auto, SmartConfig in STA role)
+    seen.update(statuses(start(m, Command.START_MODE_SC, now=3)[1]))  # 10
+    seen.update(statuses(m.general_error(3)))  # 0
+    seen.update(statuses(m.smartconfig_detected(3) + m.tick(63.5)))  # 14
+    for now in (100, 200, 300, 400):  # 1, 2, 3, then 15/16 and 4
+        seen.update(statuses(m.smartconfig_profile(now, HOME) + m.tick(now + 1) + m.tick(now + 2)))
+    seen.update(statuses(m.tick(500)))  # 4
+    seen.update(statuses(m.result_read(501)[1]))  # 5, 12
+    seen.update(statuses(start(m, Command.START_MODE_APSC_EXTERNAL_CONFIGURATION, now=600)[1]))  # 17
+    assert seen == set(range(18)) and m.smartconfig_listening
