@@ -248,8 +248,8 @@ async def test_spec_curl_session(rig: Rig, overrides: dict[str, Any]) -> None:
 async def test_openapi_documents_every_control_route(rig: Rig) -> None:
     documented = rig.emu.openapi_paths()
     for route in rig.emu.control_routes():
-        path = "/api/simplelink" + route.path  # type: ignore[attr-defined]
-        assert route.method.lower() in documented[path], path  # type: ignore[attr-defined]
+        path = "/api/simplelink" + route.path
+        assert route.method.lower() in documented[path], path
 
 
 @pytest.mark.parametrize("overrides", [{"start": "ap"}])
