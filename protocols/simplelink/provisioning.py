@@ -346,9 +346,6 @@ class ProvisioningMachine:
     def ap_active(self) -> bool:
         return self.phase in _CONFIGURING and self.role == Role.AP
 
-    def next_deadline(self) -> float | None:
-        return min(self.deadlines.values(), default=None)
-
     def host_api(self, name: str) -> ReturnCode:
         """Return code of any host API other than sl_WlanProvisioning / sl_Stop (spec §5.8)."""
         if self.api_allowed:

@@ -2,15 +2,20 @@
 
 Feed every received length with :meth:`SmartConfigDecoder.receive_length` and drain :meth:`next_event`.
 
-How loss, reordering and unrelated traffic are survived: a data symbol at field position ``q`` carries its own
-nibble and, through its check bits, the previous nibble (``chk = nib[q-1] ^ (q % 16)``). Every repetition of the
-continuously re-sent message votes for the nibbles it carries at the positions it can be placed at: either
-directly after the previous symbol (the check verifies adjacency) or, after a gap, at the first later position
-whose previous nibble is already known from earlier repetitions and matches the check. A field is complete when
-every position has a strict majority winner with at least ``min_votes`` votes. Invariants: a marker or header
-never changes votes of another field; a header value that differs from the established one must be seen twice
-among the last four headers of that field (v2 doubles headers) before it (re)sets that field; garbage lengths
-never raise.
+How loss, reordering and unrelated traffic are survived. A data symbol at field position ``q`` carries its own
+nibble and, through its check bits, the previous one (``chk = nib[q-1] ^ (q % 16)``). The symbols of one
+repetition of a field (between its header and the next marker) are split into runs that are adjacent on the
+air; inside a run ``chk_i ^ nib_(i-1)`` grows by one per symbol, which gives the run's position modulo 16. A run
+of three or more is placed at the one start that fits its residue, the count of symbols received before and
+after it in the repetition, and the nibbles already voted for; shorter runs only reinforce positions that are
+all known. Every placed symbol votes for its nibble and its predecessor's, across repetitions of the
+continuously re-sent message. A field is complete when a repetition arrives whole and verified, or when every
+position has a winner with ``min_votes`` votes and twice the runner-up's.
+
+Invariants: a marker or header never changes the votes of another field; a header value that differs from the
+established one must be seen twice among the last four headers of that field (v2 doubles headers) before it
+(re)sets that field; the same message is reported once until :meth:`SmartConfigDecoder.reset`; received
+lengths never raise.
 """
 
 from __future__ import annotations
