@@ -9,8 +9,8 @@ addresses, the CA and claim material, and a control-API client with fault and ev
     provemu_ca                                            the session's trustme.CA
 
 `@pytest.mark.provemu(esp={"security": 1, "pop": "abcd1234"})` changes settings for one test's fixtures.
-Nothing is imported from the emulators (or trustme) until a fixture is used, so the plugin costs nothing
-in test runs that do not use it.
+Loading the plugin imports only the stdlib-based control client; the emulators and trustme are imported when
+a fixture is first used, so test runs that use no fixture pay nothing for it.
 """
 
 from __future__ import annotations
