@@ -48,6 +48,7 @@ class EmulatorEndpoint:
 
     name: str
     listeners: list[Listener]
+    info: dict[str, str]
     control: ControlClient
     ca: trustme.CA
     pki_dir: Path
@@ -220,10 +221,11 @@ def _started(names: list[str], state_dir: Path, ca: trustme.CA,
     suite = runner.start()
     try:
         control = ControlClient(suite.control_url)
-        listeners = runner.call(lambda: {name: emu.listeners() for name, emu in suite.emulators.items()})
+        seen = runner.call(lambda: {name: (emu.listeners(), emu.ready_info())
+                                    for name, emu in suite.emulators.items()})
         out = ProvemuSuite(control, ca, state_dir)
-        for name, found in listeners.items():
-            out.emulators[name] = EmulatorEndpoint(name, found, control, ca, pki_dir, state_dir)
+        for name, (listeners, info) in seen.items():
+            out.emulators[name] = EmulatorEndpoint(name, listeners, info, control, ca, pki_dir, state_dir)
         yield out
     finally:
         runner.stop()

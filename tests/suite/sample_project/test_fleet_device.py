@@ -46,6 +46,12 @@ def test_every_test_gets_fresh_state(aws_fleet) -> None:
     assert aws_fleet.events("thing_registered") == []
 
 
+def test_claim_material_is_in_the_endpoint_info(aws_fleet) -> None:
+    assert aws_fleet.info["claim_cert"] == str(aws_fleet.pki_file("claim.pem"))
+    assert aws_fleet.info["claim_key"] == str(aws_fleet.pki_file("claim.key"))
+    assert aws_fleet.info["template"] == "default"
+
+
 def test_certificates_chain_to_the_session_ca(aws_fleet, provemu_ca) -> None:
     assert aws_fleet.ca_path.read_bytes() == provemu_ca.cert_pem.bytes()
     assert aws_fleet.ca is provemu_ca
