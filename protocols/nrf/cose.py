@@ -120,8 +120,11 @@ def verify_attestation_token(token: AttestationToken, public_key: ec.EllipticCur
 def keygen_blob(identity_key: ec.EllipticCurvePrivateKey, device_id: str, message_type: int, sec_tag: int,
                 der: bytes, nonce: bytes) -> str:
     """The `%KEYGEN` answer: b64url(DER CSR or public key) '.' b64url(COSE_Sign1 over its digest)."""
-    payload = cbor2.dumps([message_type, uuid.UUID(device_id).bytes, sec_tag if sec_tag >= 0
-                           else sec_tag & 0xFFFFFFFF, hashlib.sha256(der).digest(), nonce])
+    # The sec tag travels as a byte string holding its own CBOR encoding, as a signed 32-bit value
+    # (tags of 2^31 and above come out negative); nrfcloud-utils decodes it that way.
+    signed_tag = sec_tag - (1 << 32) if sec_tag >= 1 << 31 else sec_tag
+    payload = cbor2.dumps([message_type, uuid.UUID(device_id).bytes, cbor2.dumps(signed_tag),
+                           hashlib.sha256(der).digest(), nonce])
     return f"{b64url_encode(der)}.{b64url_encode(sign1(identity_key, payload, detached=False))}"
 
 

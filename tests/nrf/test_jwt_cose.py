@@ -117,5 +117,11 @@ def test_keygen_blob_signature_covers_digest():
     assert cose.split_keygen_blob(blob) == b"der-bytes"
     payload = cose.verify_sign1(b64url_decode(blob.split(".")[1]), KEY.public_key(), None)
     kind, dev, tag, digest, _nonce = cbor2.loads(payload)
-    assert (kind, uuid.UUID(bytes=dev), tag) == (9, uuid.UUID(DEV), 16842753)
+    assert (kind, uuid.UUID(bytes=dev), cbor2.loads(tag)) == (9, uuid.UUID(DEV), 16842753)
     assert digest == hashlib.sha256(b"der-bytes").digest()
+    high = cose.keygen_blob(KEY, DEV, cose.PUBKEY_MSG_V2, 0xFFFFFFFE, b"k", b"\x02" * 16)
+    high_payload = cose.verify_sign1(b64url_decode(high.split(".")[1]), KEY.public_key(), None)
+    assert cbor2.loads(cbor2.loads(high_payload)[2]) == -2  # a signed 32-bit value, as the modem writes it
+    high = cose.keygen_blob(KEY, DEV, cose.PUBKEY_MSG_V2, 0xFFFFFFFE, b"k", b"\x02" * 16)
+    high_payload = cose.verify_sign1(b64url_decode(high.split(".")[1]), KEY.public_key(), None)
+    assert cbor2.loads(cbor2.loads(high_payload)[2]) == -2  # a signed 32-bit value, as the modem writes it
