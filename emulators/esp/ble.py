@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
+import os
 import uuid as uuidlib
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,6 @@ USER_DESCRIPTION = 0x2901
 BLUEDROID_MAX_VALUE = 481  # CHAR_VAL_LEN_MAX with Security 2 compiled in; NimBLE allows 512
 ADVERTISING_INTERVAL_MS = 160.0  # 0x100 units of 0.625 ms, as protocomm_ble sets it
 _process_link: LocalLink | None = None
-_addresses = itertools.count(1)
 
 
 def link_for(transport_spec: str = "") -> LocalLink | str:
@@ -58,9 +57,12 @@ def characteristic_uuid(service_uuid: str, uuid16: int) -> str:
     return str(uuidlib.UUID(bytes=bytes(le[::-1])))
 
 
-def _static_address() -> hci.Address:
-    n = next(_addresses)
-    return hci.Address(f"C0:5E:{(n >> 24) & 0xFF:02X}:{(n >> 16) & 0xFF:02X}:{(n >> 8) & 0xFF:02X}:{n & 0xFF:02X}")
+def _static_address(seed: bytes | None = None) -> hci.Address:
+    """A random static address (top bits 11): from the node MAC for peripherals, random for the app's radios,
+    so radios of different processes sharing one link never collide."""
+    raw = bytearray(seed[-6:] if seed is not None else os.urandom(6))
+    raw[0] |= 0xC0
+    return hci.Address(":".join(f"{b:02X}" for b in raw))
 
 
 class _Detach:
@@ -82,8 +84,8 @@ class _Radio:
         self._closer = closer
 
     @classmethod
-    async def open(cls, name: str, link: LocalLink | str) -> _Radio:
-        address = _static_address()
+    async def open(cls, name: str, link: LocalLink | str, seed: bytes | None = None) -> _Radio:
+        address = _static_address(seed)
         if isinstance(link, LocalLink):
             controller = Controller(f"{name}-controller", link=link, public_address=address)
             device = Device(name=name, address=address, host=Host(controller, AsyncPipeSink(controller)))
@@ -131,7 +133,7 @@ class BlePeripheral:
         }
 
     async def start(self) -> None:
-        self.radio = await _Radio.open(self.node.name, self.link)
+        self.radio = await _Radio.open(self.node.name, self.link, self.node.settings.mac)
         device = self.radio.device
         chars = []
         for endpoint in self.node.device.protocomm.ordered():
@@ -165,7 +167,6 @@ class BlePeripheral:
             advertising_interval_max=ADVERTISING_INTERVAL_MS,
             advertising_data=bytes(data),
             auto_restart=True,
-            own_address_type=hci.OwnAddressType.PUBLIC,
         )
         self.advertising = True
 
@@ -302,6 +303,12 @@ class BleCentralTransport:
                         if desc.type == UUID.from_16_bits(USER_DESCRIPTION):
                             chars[bytes(await desc.read_value()).decode("utf-8", "replace")] = char
             return cls(radio, connection, chars)
+        except TransportError:
+            await radio.close()
+            raise
+        except Exception as exc:  # bumble reports link-level trouble with its own exception types
+            await radio.close()
+            raise TransportError(f"BLE connection to {name} failed: {exc!r}") from exc
         except BaseException:
             await radio.close()
             raise

@@ -172,3 +172,41 @@ async def test_garbage_over_ble_keeps_serving(tmp_path: Path) -> None:
             assert b"prov" in await transport.send("proto-ver", b"ESP")
         finally:
             await transport.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+async def test_across_processes_through_bumble_controllers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    node_port, app_port = _free_port(), _free_port()
+    relay = subprocess.Popen([sys.executable, "-m", "bumble.apps.controllers", f"tcp-server:127.0.0.1:{node_port}",
+                              f"tcp-server:127.0.0.1:{app_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):  # wait until the relay listens
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", app_port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        overrides = ble_overrides(ble_transport=f"tcp-client:127.0.0.1:{node_port}")
+        async with running(["esp"], tmp_path, overrides) as suite:
+            name = suite.emulators["esp"].listeners()[0].name
+            link = f"tcp-client:127.0.0.1:{app_port}"
+            device = ESPDevice(name, "ble", 2, "abcd1234", ble_link=link, poll_interval=0.0)  # type: ignore[arg-type]
+            assert await device.connect() is ESPConnectStatus.CONNECTED
+            assert await device.initialize_session()
+            assert (await device.provision_wifi("provemu-ap", "provemu-pass")).status is msgs.WifiStatus.CONNECTED
+            await device.disconnect()
+    finally:
+        relay.terminate()
+        relay.wait(10)
