@@ -217,6 +217,8 @@ class ProvisioningLibrary:
             yield Emit(Event.FATAL_ERROR)
             return None
         if c.scheduled and self.reschedule:
+            if not (yield WaitValidTime(0.0)):
+                return self.schedule.no_time_delay()  # date_time_now() = -ENODATA: retry 2, 4, 8 ... s
             self.reschedule = False
             delay = self.schedule.next_delay(self.settings.get(INTERVAL_KEY))
             yield Emit(Event.SCHEDULED_PROVISIONING, next_attempt_time_seconds=delay)

@@ -232,6 +232,16 @@ def test_scheduled_sequences_backoff_and_interval():
     assert ProvisioningLibrary(LibraryConfig()).set_interval(5) == -Errno.ENOTSUP
 
 
+def test_scheduling_without_time_retries_with_growing_delays():
+    d = Driver(MemoryService(), LibraryConfig(scheduled=True, interval_s=10))
+    d.modem.time_offset = None
+    d.modem.nitz_offset = None
+    assert [d.work() for _ in range(4)] == [2, 4, 8, 10]
+    assert d.kinds == []  # no event until the device has time
+    d.modem.set_time(0.0)
+    assert d.work() == 1 and d.kinds == [E.SCHEDULED_PROVISIONING]
+
+
 def test_lte_wait_timeout_is_failed_with_backoff():
     service = MemoryService([AtCommand(f"{P}.1", "%CMNG", "3,5,2", (513,))])
     d = Driver(service, LibraryConfig(scheduled=True), lte_follows=False)
