@@ -222,6 +222,8 @@ def _setting(row: dict[str, Any], config: EspConfig, key: str) -> Any:
 
 def node_settings(config: EspConfig) -> list[NodeSettings]:
     """Expand the config into nodes: ``[[esp.nodes]]`` if given, else ``count`` copies of the top level."""
+    if config.ble_failure not in ("nimble", "bluedroid"):
+        raise ConfigError(f"esp: ble_failure must be nimble or bluedroid, not {config.ble_failure!r}")
     rows: list[dict[str, Any]] = [dict(n) for n in config.nodes] or [{} for _ in range(max(1, config.count))]
     out: list[NodeSettings] = []
     names: set[str] = set()

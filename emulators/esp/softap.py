@@ -36,12 +36,10 @@ class SoftApServer:
         self._tasks: set[asyncio.Task[object]] = set()
 
     async def start(self) -> None:
+        # protocomm_httpd_start forgets the cookie and socket session ids
+        self.sessions = httpd.CookieSessions(lambda: secrets.randbits(32))
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
-
-    @property
-    def listening(self) -> bool:
-        return self._server is not None
 
     async def set_listening(self, on: bool) -> None:
         """Tear the HTTP server down when provisioning stops (clients then get connection refused) and bring it

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 MAX_SSID_LEN = 32
 MAX_PASSPHRASE_LEN = 63
@@ -358,7 +358,7 @@ class ScanState:
         """Start a scan unless one is running; return when it is (or was) done."""
         if self.done_at is not None and now < self.done_at:
             return self.done_at
-        self.results = [replace(ap) for ap in env.scan(max_entries)]
+        self.results = env.scan(max_entries)
         self.started_at, self.done_at = now, now + duration
         return self.done_at
 

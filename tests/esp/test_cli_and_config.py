@@ -47,6 +47,11 @@ access_points = [{ ssid = "Own" }]
     assert config.access_points[0]["ssid"] == "HomeNet"
 
 
+def test_bad_ble_failure_flavour() -> None:
+    with pytest.raises(ConfigError):
+        node_settings(EspConfig(ble_failure="bluez"))
+
+
 @pytest.mark.parametrize("nodes", [[{"security": 5}], [{"bogus": 1}], [{"name": "X"}, {"name": "X"}],
                                    [{"access_points": [{"ssid": "a", "auth": "NOPE"}]}], [{"mac": "zz"}]])
 def test_bad_node_config(nodes: list[dict[str, object]]) -> None:
