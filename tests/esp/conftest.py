@@ -10,8 +10,9 @@ import aiohttp
 from emulators.base import Listener
 
 
-async def raw_exchange(listener: Listener, payload: bytes, read_timeout: float = 5.0) -> bytes:
-    """Send raw bytes on a fresh connection; return everything the server sent until it closed."""
+async def raw_exchange(listener: Listener, payload: bytes, read_timeout: float = 5.0, must_close: bool = True) -> bytes:
+    """Send raw bytes on a fresh connection; return everything the server sent until it closed (with
+    ``must_close=False`` also what it sent within ``read_timeout`` on a connection it keeps open)."""
     reader, writer = await asyncio.open_connection(listener.host, listener.port)
     writer.write(payload)
     await writer.drain()
@@ -22,6 +23,9 @@ async def raw_exchange(listener: Listener, payload: bytes, read_timeout: float =
                 data += chunk
     except ConnectionResetError:
         pass  # the server closed with our request unread: the kernel answers with RST
+    except TimeoutError:
+        # a keep-alive reply keeps the socket open; where the device closes, staying open is a failure
+        assert not must_close, f"the server kept the connection open after sending {data[:60]!r}"
     finally:
         writer.close()
     return data
