@@ -102,6 +102,10 @@ class EspConfig:
     fail_time: float = field(default=3.0, metadata={"help": "seconds an attempt takes to fail"})
     scan_time: float = field(default=0.5, metadata={"help": "seconds a Wi-Fi scan takes"})
     cleanup_delay: float = field(default=1.0, metadata={"help": "seconds from Connected to provisioning stop"})
+    autostop_timeout: float = field(
+        default=30.0, metadata={"help": "seconds after getting an IP when provisioning stops if nobody asks"}
+    )
+    scan_max_entries: int = field(default=16, metadata={"help": "most access points a scan reports"})
     access_points: list[dict[str, Any]] = field(
         default_factory=lambda: [dict(a) for a in DEFAULT_ACCESS_POINTS],
         metadata={"help": "simulated access points ([[esp.access_points]])"},
@@ -259,6 +263,8 @@ def node_settings(config: EspConfig) -> list[NodeSettings]:
                 auto_stop=bool(_setting(row, config, "auto_stop")),
                 stop_on_success=bool(_setting(row, config, "stop_on_success")),
                 cleanup_delay=config.cleanup_delay,
+                autostop_timeout=config.autostop_timeout,
+                scan_max_entries=config.scan_max_entries,
                 max_pop_mismatch=int(_setting(row, config, "max_pop_mismatch")),
                 timings=timings(config),
                 custom_endpoints=tuple(_setting(row, config, "custom_endpoints")),

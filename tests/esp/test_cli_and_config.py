@@ -47,6 +47,12 @@ access_points = [{ ssid = "Own" }]
     assert config.access_points[0]["ssid"] == "HomeNet"
 
 
+def test_device_limits_from_config() -> None:
+    (node,) = node_settings(EspConfig(scan_max_entries=4, autostop_timeout=5.0, instant=True))
+    assert (node.spec.scan_max_entries, node.spec.autostop_timeout) == (4, 5.0)
+    assert node.spec.timings.apply_delay == 0.0
+
+
 def test_bad_ble_failure_flavour() -> None:
     with pytest.raises(ConfigError):
         node_settings(EspConfig(ble_failure="bluez"))
