@@ -80,6 +80,7 @@ class _ServerSession:
         self.pending: list[bytes] = []
         self.last_seen = time.monotonic()
         self.timer: asyncio.TimerHandle | None = None
+        self.opening: asyncio.Task[None] | None = None
 
     def feed(self, data: bytes) -> None:
         self.last_seen = time.monotonic()
@@ -92,7 +93,7 @@ class _ServerSession:
                 self.conn.do_handshake()
                 self.established = True
                 self.front.service.emit("dtls_established", peer=f"{self.peer[0]}:{self.peer[1]}")
-                asyncio.get_running_loop().create_task(self._open_relay())
+                self.opening = asyncio.get_running_loop().create_task(self._open_relay())
             while True:
                 plaintext = self.conn.recv(65535)
                 if self.relay is None:

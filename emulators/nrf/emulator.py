@@ -3,6 +3,7 @@ management API, and the control routes (faults, devices, queues, emulated networ
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from typing import Any, ClassVar
 
@@ -14,7 +15,7 @@ from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.faults import FaultPlan, fault_openapi, fault_routes
 from emulators.nrf.coap import CoapApi, bound_port, install_drop_filter
 from emulators.nrf.config import NrfConfig
-from emulators.nrf.http import DeviceHttp, tls_context
+from emulators.nrf.http import DeviceHttp, TlsGate, tls_context
 from emulators.nrf.management import ManagementApi
 from emulators.nrf.service import FAULT_ACTIONS, DeviceService
 from emulators.nrf.store import NrfStore
@@ -36,6 +37,7 @@ class NrfEmulator(Emulator):
         self.http = DeviceHttp(self.service, self.management)
         self.coap = CoapApi(self.service)
         self._runners: list[web.AppRunner] = []
+        self._https: asyncio.Server | None = None
         self._listeners: list[Listener] = []
         self._coap_context: aiocoap.Context | None = None
         self._dtls: Any = None
@@ -80,7 +82,11 @@ class NrfEmulator(Emulator):
         self._runners.append(runner)
         self.other_ca_server()
         context = tls_context(self.ctx.pki.server_ssl_context(), self._wrong_context, self.service)
-        self._listeners.append(await _site(runner, "https", "tls", host, self.config.https_port, context))
+        handlers = runner.server
+        assert handlers is not None
+        self._https = await asyncio.get_running_loop().create_server(
+            lambda: TlsGate(self.service, handlers, context), host, self.config.https_port)
+        self._listeners.append(Listener("https", "tls", host, int(self._https.sockets[0].getsockname()[1])))
         if self.config.http_port is not None:
             self._listeners.append(await _site(runner, "http", "tcp", host, self.config.http_port, None))
         # The simple socket transport costs about a third less CPU per request than udp6, but cannot serve
@@ -99,6 +105,9 @@ class NrfEmulator(Emulator):
         self.emit("started", listeners=[lst.to_json() for lst in self._listeners])
 
     async def stop(self) -> None:
+        if self._https is not None:
+            self._https.close()
+            self._https = None
         if self._dtls is not None:
             await self._dtls.stop()
             self._dtls = None

@@ -84,3 +84,38 @@ def tls_context(base: ssl.SSLContext, wrong: Callable[[], ssl.SSLContext], servi
 
     base.sni_callback = choose
     return base
+
+
+class TlsGate(asyncio.Protocol):
+    """Accepts TCP, then either upgrades to TLS and hands the connection to aiohttp, or, when a `drop`
+    fault matches the handshake, never answers the ClientHello: the device's connect() times out
+    (-ETIMEDOUT, FAILED with backoff), as with an offloaded TLS socket whose handshake stalls."""
+
+    def __init__(self, service: DeviceService, handler_factory: Callable[[], asyncio.Protocol],
+                 context: ssl.SSLContext) -> None:
+        self.service = service
+        self.handler_factory = handler_factory
+        self.context = context
+        self.upgrade: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()
+        loop = asyncio.get_running_loop()
+        fault = self.service.take_fault("https", "handshake", "", actions=frozenset({"drop"}))
+        if fault is not None:
+            loop.call_later(float(fault.params.get("seconds", 60.0)), transport.close)
+            return
+        self.upgrade = loop.create_task(self._upgrade(transport))
+
+    async def _upgrade(self, transport: asyncio.Transport) -> None:
+        handler = self.handler_factory()
+        try:
+            tls = await asyncio.get_running_loop().start_tls(transport, handler, self.context, server_side=True,
+                                                             ssl_handshake_timeout=30.0)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            self.service.log.info("nrf https: TLS handshake failed: %s", exc)
+            transport.close()
+            return
+        if tls is not None:
+            handler.connection_made(tls)

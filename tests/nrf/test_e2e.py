@@ -220,3 +220,14 @@ async def test_dtls_keep_open_session_survives_suspend(tmp_path):
         assert seen.count("dtls_established") == 1 and "dtls_suspend" in seen
         assert seen.count("authenticated") == 1  # no re-authentication before p/rsp in keep-open mode
         await nrf.close()
+
+
+async def test_https_handshake_stall_is_a_connect_timeout_with_backoff(nrf):
+    device = nrf.device("http", scheduled=True, initial_backoff=9, options={"connect_timeout": 0.3})
+    device.lib.reschedule = False
+    await nrf.claim(device)
+    nrf.fault("drop", params={"seconds": 2}, transport="https", resource="handshake")
+    events, delay = await device.trigger()
+    assert kinds(events) == [E.START, E.FAILED, E.STOP] and delay == 9  # -ETIMEDOUT → backoff
+    events, delay = await device.trigger()
+    assert kinds(events) == [E.START, E.NO_COMMANDS, E.STOP] and delay == 0
