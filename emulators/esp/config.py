@@ -102,6 +102,13 @@ class EspConfig:
     fail_time: float = field(default=3.0, metadata={"help": "seconds an attempt takes to fail"})
     scan_time: float = field(default=0.5, metadata={"help": "seconds a Wi-Fi scan takes"})
     cleanup_delay: float = field(default=1.0, metadata={"help": "seconds from Connected to provisioning stop"})
+    auto_factory_reset: float = field(
+        default=0.0,
+        metadata={
+            "help": "factory-reset a node this many seconds after it left provisioning mode, as if someone "
+            "pressed its reset button, so it can be provisioned again (0: never)"
+        },
+    )
     autostop_timeout: float = field(
         default=30.0, metadata={"help": "seconds after getting an IP when provisioning stops if nobody asks"}
     )

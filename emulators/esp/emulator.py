@@ -84,6 +84,8 @@ class EspEmulator(Emulator):
             for node in self.nodes.values():
                 try:
                     node.tick()
+                    if node.due_for_auto_reset(self.config.auto_factory_reset):
+                        node.factory_reset()
                     await self.sync_transports(node)
                 except Exception:
                     self.log.exception("tick of %s failed", node.name)

@@ -78,6 +78,7 @@ class EmulatedNode:
             self.device.rainmaker.chal_resp_disabled = store.chal_resp_disabled(self.name)
             self.device.rainmaker.on_disable = self._on_chal_resp_disabled
         self.provisioned = store.credentials(self.name) is not None
+        self.inactive_since: float | None = None
         if self.provisioned:
             self.device.active = False
 
@@ -120,9 +121,18 @@ class EmulatedNode:
     def tick(self) -> None:
         """Run the node's scheduled Wi-Fi steps and lifecycle up to now, emitting and persisting changes."""
         prov_before = self.device.wifi.station.prov_state
-        for change in self.device.advance(self.clock.monotonic()):
+        now = self.clock.monotonic()
+        for change in self.device.advance(now):
             self.emit(change.kind, **change.data)
         self._persist(prov_before)
+        if self.device.active:
+            self.inactive_since = None
+        elif self.inactive_since is None:
+            self.inactive_since = now
+
+    def due_for_auto_reset(self, after: float) -> bool:
+        """Out of provisioning mode for ``after`` seconds (``after`` 0 never is)."""
+        return after > 0 and self.inactive_since is not None and self.clock.monotonic() - self.inactive_since >= after
 
     def _persist(self, prov_before: ProvState) -> None:
         """Mirror the device's NVS: ApplyConfig stores the STA config, a reset back to STARTED clears it."""

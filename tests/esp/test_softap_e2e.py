@@ -337,6 +337,18 @@ async def test_provisioning_stops_after_connected_is_reported(tmp_path: Path) ->
             await raw_exchange(listener, post("proto-ver", b"ESP"))
 
 
+async def test_auto_factory_reset_brings_the_node_back(tmp_path: Path) -> None:
+    clock = ManualClock()
+    overrides = {"esp": {**INSTANT, "cleanup_delay": 0.0, "auto_factory_reset": 10.0}}
+    async with running(["esp"], tmp_path, overrides, clock=clock) as suite:
+        listener = suite.emulators["esp"].listeners()[0]
+        assert (await provision(listener.address, 2))[0] is ESPProvisionStatus.SUCCESS
+        await suite.events.wait_for(lambda e: e.kind == "softap_stopped", 2.0)
+        clock.advance(10.0)
+        await suite.events.wait_for(lambda e: e.kind == "softap_started", 2.0)
+        assert (await provision(listener.address, 2))[0] is ESPProvisionStatus.SUCCESS
+
+
 async def test_too_many_wrong_pops_stop_provisioning(tmp_path: Path) -> None:
     async with running(["esp"], tmp_path, {"esp": {**INSTANT, "security": 1, "max_pop_mismatch": 2}}) as suite:
         listener = suite.emulators["esp"].listeners()[0]
