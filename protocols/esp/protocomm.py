@@ -76,9 +76,6 @@ class Protocomm:
     def ordered(self) -> list[Endpoint]:
         return sorted(self.endpoints.values(), key=lambda e: e.uuid16)
 
-    def by_uuid16(self, uuid16: int) -> Endpoint | None:
-        return next((e for e in self.endpoints.values() if e.uuid16 == uuid16), None)
-
     def new_transport_session(self, session_id: int) -> None:
         self.session_id = session_id
         self.session = self.session_factory()

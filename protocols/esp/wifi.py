@@ -288,11 +288,6 @@ class WifiStation:
         remaining = max(0, self.conn_attempts - self.attempts)
         return StationStatus(self.sta_state, self.fail_reason, remaining, self.connected)
 
-    @property
-    def busy_until(self) -> float | None:
-        """When the next scheduled step happens (None when idle)."""
-        return self._attempt_end if self._attempt_end is not None else self._attempt_start
-
     def advance(self, now: float, resolve: Resolver) -> list[StationChange]:
         """Run every scheduled step due at ``now``; returns the changes for the event log."""
         changes: list[StationChange] = []
