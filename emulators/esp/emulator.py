@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from certs.pki import issue_client_cert
 from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.config import ConfigError
 from emulators.esp.config import EspConfig, node_settings, parse_access_point
@@ -37,6 +38,10 @@ class EspEmulator(Emulator):
         for settings in node_settings(config):
             env = WifiEnvironment(settings.access_points) if settings.access_points is not None else self.env
             node = EmulatedNode(settings, env, ctx.clock, self.faults, self.store, self.emit, self.log)
+            if node.device.rainmaker is not None:
+                # the claimed node certificate (CN = node id) from the dev CA, so a verifier can chain the key
+                cert = issue_client_cert(ctx.pki.ca, node.spec.node_id, node.key.public_key())
+                node.certificate_pem = cert.cert_pem().decode()
             self.nodes[node.name] = node
 
     async def start(self) -> None:

@@ -71,6 +71,7 @@ class EmulatedNode:
         self._emit = emit
         self.log = log
         self.key = store.node_key(self.name)
+        self.certificate_pem: str | None = None
         self.lock = asyncio.Lock()
         self.softap_blocked_until = 0.0
         self.device = ProvisioningDevice(self.spec, env, self._resolve, sign=self._sign, on_mapping=self._on_mapping)
@@ -242,6 +243,7 @@ class EmulatedNode:
                 "mode": self.spec.rainmaker,
                 "node_id": rm.node_id,
                 "public_key_pem": self.public_key_pem,
+                "certificate_pem": self.certificate_pem,
                 "challenges_answered": rm.challenges_answered,
                 "chal_resp_disabled": rm.chal_resp_disabled,
                 "mapping": None

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from emulators.clock import ManualClock
 from emulators.esp.app import ESPConnectStatus, ESPDevice, ESPProvisionStatus, ProgressEvent
@@ -239,6 +240,9 @@ async def test_rainmaker_challenge_response_flow(tmp_path: Path) -> None:
         _, node = await control(suite.control_url, "GET", f"/api/esp/nodes/{listener.name}")
         assert events[-1].description == node["rainmaker"]["node_id"] and len(node["rainmaker"]["node_id"]) == 22
         assert node["rainmaker"]["challenges_answered"] == 1
+        cert = x509.load_pem_x509_certificate(node["rainmaker"]["certificate_pem"].encode())
+        assert cert.subject.rfc4514_string() == f"CN={node['rainmaker']['node_id']}"
+        assert cert.issuer == suite.pki.ca.cert.subject
         assert b'"rmaker_extra"' in (await SoftApTransport(listener.host, listener.port).send("proto-ver", b"ESP"))
 
 
