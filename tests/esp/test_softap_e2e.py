@@ -242,7 +242,7 @@ async def test_rainmaker_challenge_response_flow(tmp_path: Path) -> None:
         assert node["rainmaker"]["challenges_answered"] == 1
         cert = x509.load_pem_x509_certificate(node["rainmaker"]["certificate_pem"].encode())
         assert cert.subject.rfc4514_string() == f"CN={node['rainmaker']['node_id']}"
-        assert cert.issuer == suite.pki.ca.cert.subject
+        assert suite.pki is not None and cert.issuer == suite.pki.ca.cert.subject
         assert b'"rmaker_extra"' in (await SoftApTransport(listener.host, listener.port).send("proto-ver", b"ESP"))
 
 
