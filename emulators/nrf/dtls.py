@@ -1,7 +1,8 @@
 """CoAP over DTLS 1.2 with a server certificate, on pyOpenSSL memory BIOs driven by asyncio datagrams.
 
-Server side (`DtlsFront`): each DTLS peer gets an `SSL.Connection` in accept state (after a stateless
-cookie exchange, `DTLSv1_listen`) and its own relay socket to the plain CoAP listener, so the CoAP layer
+Server side (`DtlsFront`): each DTLS peer gets an `SSL.Connection` in accept state once it has passed
+the stateless cookie exchange (`DTLSv1_listen`; no state is kept before that) and its own relay socket
+to the plain CoAP listener, so the CoAP layer
 sees one distinct peer per DTLS session and keeps authentication per session. No client authentication at
 the DTLS layer (the device authenticates with its JWT). A `wrong_root_ca` fault (transport `dtls`,
 resource `handshake`) serves the handshake with a certificate from another CA; a `drop` fault on the
@@ -87,8 +88,18 @@ class _ServerSession:
         self.conn.bio_write(data)
         try:
             if self.listening:
-                self.conn.DTLSv1_listen()
+                try:
+                    self.conn.DTLSv1_listen()
+                except SSL.WantReadError:
+                    # HelloVerifyRequest sent (or not a ClientHello): keep no state for this peer until
+                    # it comes back with a valid cookie.
+                    self.flush()
+                    self.close()
+                    return
                 self.listening = False
+                if not self.front.admit(self):
+                    self.close()
+                    return
             if not self.established:
                 self.conn.do_handshake()
                 self.established = True
@@ -179,6 +190,7 @@ class DtlsFront(asyncio.DatagramProtocol):
         self.service = service
         self.backend = backend
         self.sessions: dict[Any, _ServerSession] = {}
+        self._ignored: dict[Any, float] = {}
         self.transport: asyncio.DatagramTransport | None = None
         self._reaper: asyncio.Task[None] | None = None
 
@@ -204,6 +216,20 @@ class DtlsFront(asyncio.DatagramProtocol):
             for session in [s for s in self.sessions.values() if s.last_seen < cutoff]:
                 session.close()
 
+    def admit(self, session: _ServerSession) -> bool:
+        """Scenario faults for a handshake that passed the cookie check: serve it with the other CA's
+        certificate, or ignore the peer (its handshake times out)."""
+        fault = self.service.take_fault("dtls", "handshake", "")
+        if fault is None:
+            return True
+        if fault.action == "wrong_root_ca":
+            session.conn.set_context(self.wrong_context)
+            return True
+        self._ignored[session.peer] = time.monotonic() + float(fault.params.get("seconds", 60.0))
+        while len(self._ignored) > 4096:
+            self._ignored.pop(next(iter(self._ignored)))
+        return False
+
     def send(self, data: bytes, peer: Any) -> None:
         if self.transport is not None:
             self.transport.sendto(data, peer)
@@ -213,12 +239,9 @@ class DtlsFront(asyncio.DatagramProtocol):
         if session is None:
             if not data or data[0] != 22:  # only a handshake record may open a session
                 return
-            fault = self.service.take_fault("dtls", "handshake", "")
-            if fault is not None and fault.action == "drop":
+            if self._ignored.get(addr, 0.0) > time.monotonic():
                 return
-            context = self.wrong_context if fault is not None and fault.action == "wrong_root_ca" \
-                else self.context
-            session = _ServerSession(self, addr, context)
+            session = _ServerSession(self, addr, self.context)
             self.sessions[addr] = session
         session.feed(data)
 

@@ -4,6 +4,7 @@ Independent clients: urllib for HTTPS, aiocoap for CoAP (with Block1/Block2)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import urllib.error
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from protocols.nrf.codec import FinishedAck, decode_commands, encode_responses
 from protocols.nrf.jwt import build_jwt
+from protocols.nrf.results import Event as E
 
 
 def _jwt(identity, now, exp_delta=300, key=None):
@@ -147,3 +149,38 @@ async def test_garbage_datagrams_do_not_disturb_service(nrf):
     await nrf.command(device, {"finished": {}})
     events, _ = await device.trigger()
     assert events[-2].event.name == "DONE"
+
+
+async def test_dtls_keeps_no_state_before_the_cookie(nrf):
+    from OpenSSL import SSL
+    client = SSL.Connection(SSL.Context(SSL.DTLS_CLIENT_METHOD), None)
+    client.set_connect_state()
+    with contextlib.suppress(SSL.WantReadError):
+        client.do_handshake()
+    hello = client.bio_read(65535)  # a real ClientHello whose sender never answers HelloVerifyRequest
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
+                                                       remote_addr=("127.0.0.1", nrf.ports["coaps"]))
+    for _ in range(50):
+        transport.sendto(hello)
+    from emulators.nrf.dtls import DtlsTunnel
+    tunnel = DtlsTunnel("127.0.0.1", nrf.ports["coaps"], nrf.suite.pki.ca_path)
+    await tunnel.connect(5.0)  # served after the 50 hellos on the same socket
+    try:
+        assert len(nrf.emulator._dtls.sessions) == 1  # only the tunnel that answered the cookie
+    finally:
+        tunnel.close()
+        transport.close()
+
+
+async def test_dtls_handshake_drop_is_a_timeout_with_backoff(nrf):
+    device = nrf.device("coap", listener="coaps", scheduled=True, initial_backoff=4,
+                        options={"connect_timeout": 0.3})
+    device.lib.reschedule = False
+    nrf.fault("drop", params={"seconds": 5}, transport="dtls", resource="handshake")
+    events, delay = await device.trigger()
+    assert kinds(events) == [E.START, E.FAILED, E.STOP] and delay == 4
+
+
+def kinds(events):
+    return [e.event for e in events]

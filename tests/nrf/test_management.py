@@ -152,13 +152,25 @@ async def test_fault_control_routes_and_openapi(nrf):
 
 
 def test_fake_device_cli(tmp_path, capsys):
-    from emulators.cli import main
+    import argparse
+
+    from emulators.nrf.cli import add_client_commands
+
+    parser = argparse.ArgumentParser(prog="provemu")
+    add_client_commands(parser.add_subparsers(dest="command", required=True))
+
+    def main(argv):
+        args = parser.parse_args(argv)
+        return args.handler(args)
+
     assert main(["nrf", "--state-dir", str(tmp_path), "device", "create"]) == 0
     device_id = json.loads(capsys.readouterr().out)["deviceId"]
     assert main(["nrf", "--state-dir", str(tmp_path), "device", "at", device_id, "AT%XMODEMUUID", "AT+CFUN?"]) == 0
     assert "+CFUN: 0" in capsys.readouterr().out
     assert main(["nrf", "--state-dir", str(tmp_path), "device", "token", device_id]) == 0
     assert capsys.readouterr().out.count(".") == 1
+    assert main(["nrf", "--state-dir", str(tmp_path), "device", "list"]) == 0
+    assert device_id in capsys.readouterr().out
 
 
 async def test_unclaim_ends_an_authenticated_coap_session(nrf):
@@ -192,3 +204,37 @@ def test_config_rejects_unusable_values():
             load_config(NrfConfig, "nrf", overrides=bad)
     assert load_config(NrfConfig, "nrf", env={"PROVEMU_NRF_NOT_CLAIMED_HTTP_STATUS": "401"}) \
         .not_claimed_http_status == 401
+
+
+async def test_fake_device_cli_against_the_emulator(nrf, tmp_path, capsys):
+    import argparse
+    import inspect
+
+    from emulators.nrf.cli import add_client_commands
+
+    parser = argparse.ArgumentParser(prog="provemu")
+    add_client_commands(parser.add_subparsers(dest="command", required=True))
+    base = ["nrf", "--state-dir", str(tmp_path)]
+    api = ["--api", f"https://127.0.0.1:{nrf.ports['https']}", "--ca", str(nrf.suite.pki.ca_path)]
+
+    async def main(argv):
+        args = parser.parse_args(base + argv)
+        if inspect.iscoroutinefunction(args.handler):
+            return await args.handler(args)
+        return await asyncio.to_thread(args.handler, args)  # urllib blocks; the emulator shares this loop
+
+    assert await main(["device", "create"]) == 0
+    device_id = json.loads(capsys.readouterr().out)["deviceId"]
+    assert await main(["device", "claim", device_id, *api]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == 201
+    assert await main(["command", "create", device_id, *api, "--request", '{"finished": {}}']) == 0
+    capsys.readouterr()
+    run = ["device", "run", device_id, "--transport", "coap", "--coap-url", f"coap://127.0.0.1:{nrf.ports['coap']}",
+           "--save-cmd-id", "--valid-datetime-timeout", "0"]
+    assert await main(run) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [p["event"] for p in printed] == ["START", "NEED_LTE_ACTIVATED", "DONE", "STOP"]
+    assert await main(["device", "list"]) == 0
+    assert "provisioning/after-correlation-id" in capsys.readouterr().out
+    assert await main(["command", "list", device_id, *api]) == 0
+    assert json.loads(capsys.readouterr().out)["body"]["items"][0]["status"] == "COMPLETED"
