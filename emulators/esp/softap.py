@@ -15,6 +15,7 @@ from protocols.esp.errors import RemoteError
 from protocols.esp.protocomm import UnknownEndpoint
 
 MAX_OPEN_SOCKETS = 1  # PROTOCOMM_HTTPD_DEFAULT_CONFIG, with lru_purge_enable
+RECV_TIMEOUT = 5.0  # recv_wait_timeout
 
 
 @dataclass(eq=False)
@@ -34,6 +35,7 @@ class SoftApServer:
         self._conns: list[_Conn] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[object]] = set()
+        self.recv_timeout = RECV_TIMEOUT
 
     async def start(self) -> None:
         # protocomm_httpd_start forgets the cookie and socket session ids
@@ -84,8 +86,16 @@ class SoftApServer:
         parser = httpd.RequestParser()
         try:
             while True:
-                # idle keep-alive sockets wait indefinitely (httpd's 5 s timeout only bounds a started recv)
-                data = await reader.read(65536)
+                # idle keep-alive sockets wait indefinitely; only a started request has to finish in time
+                if parser.mid_request:
+                    try:
+                        data = await asyncio.wait_for(reader.read(65536), self.recv_timeout)
+                    except TimeoutError:
+                        self.node.emit("http_error", status=408, reason="request incomplete")
+                        conn.writer.write(httpd.error_response(408))
+                        break
+                else:
+                    data = await reader.read(65536)
                 if not data:
                     break
                 parser.receive_data(data)

@@ -62,6 +62,7 @@ REASONS = {
     400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
     414: "URI Too Long",
     431: "Request Header Fields Too Large",
     501: "Method Not Implemented",
@@ -71,6 +72,7 @@ ERROR_BODIES = {
     400: b"Bad request syntax",
     404: b"Nothing matches the given URI",
     405: b"Specified method is invalid for this resource",
+    408: b"Server closed this connection",
     414: b"URI is too long",
     431: b"Header fields are too long",
     501: b"Server does not support this method",
@@ -132,6 +134,11 @@ class RequestParser:
 
     def receive_data(self, data: bytes) -> None:
         self._buf += data
+
+    @property
+    def mid_request(self) -> bool:
+        """Part of a request has arrived (esp_http_server then bounds the wait for the rest)."""
+        return bool(self._buf) or self._head is not None
 
     def next_event(self) -> HttpRequest | NeedData:
         if self._head is None:

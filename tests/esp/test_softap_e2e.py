@@ -151,6 +151,15 @@ async def test_bad_input_is_answered_like_the_device(tmp_path: Path) -> None:
         assert status is ESPProvisionStatus.SUCCESS
 
 
+async def test_incomplete_request_times_out(tmp_path: Path) -> None:
+    async with running(["esp"], tmp_path, {"esp": INSTANT}) as suite:
+        emu = suite.emulators["esp"]
+        listener = emu.listeners()[0]
+        emu.softap[listener.name].recv_timeout = 0.05  # type: ignore[attr-defined]
+        reply = await raw_exchange(listener, b"POST /proto-ver HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        assert reply.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+
+
 async def test_cookie_session_survives_reconnect(tmp_path: Path) -> None:
     async with running(["esp"], tmp_path, {"esp": INSTANT}) as suite:
         listener = suite.emulators["esp"].listeners()[0]
