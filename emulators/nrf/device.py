@@ -163,6 +163,7 @@ class FakeDevice:
         if not self._booted:
             await self.boot()
         first = len(self.events)
+        self.lib.network_up = self.modem.mode in (1, 21)  # LTE attached: the library's "network" check
         generator = self.lib.work()
         value: Any = None
         try:

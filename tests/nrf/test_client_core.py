@@ -242,6 +242,15 @@ def test_scheduling_without_time_retries_with_growing_delays():
     assert d.work() == 1 and d.kinds == [E.SCHEDULED_PROVISIONING]
 
 
+def test_scheduled_run_without_network_backs_off_silently():
+    d = Driver(MemoryService(), LibraryConfig(scheduled=True, initial_backoff=5))
+    d.lib.reschedule = False
+    d.lib.network_up = False
+    assert [d.work(), d.work()] == [5, 10] and d.kinds == []
+    d.lib.network_up = True
+    assert d.work() == 0 and d.kinds == [E.START, E.NO_COMMANDS, E.STOP]
+
+
 def test_lte_wait_timeout_is_failed_with_backoff():
     service = MemoryService([AtCommand(f"{P}.1", "%CMNG", "3,5,2", (513,))])
     d = Driver(service, LibraryConfig(scheduled=True), lte_follows=False)
