@@ -29,10 +29,14 @@ _PATHS = {("p", "auth-jwt"): "auth", ("p", "cmd"): "commands", ("p", "rsp"): "re
 
 
 def code_of(text: str) -> Code:
+    """The code written "c.dd"; a malformed one (e.g. in a fault's params) becomes 5.00."""
     if text in _CODES:
         return _CODES[text]
     klass, _, detail = text.partition(".")
-    return Code((int(klass) << 5) | int(detail))
+    try:
+        return Code((int(klass) << 5) | int(detail))
+    except ValueError:
+        return Code.INTERNAL_SERVER_ERROR
 
 
 def _query(message: aiocoap.Message) -> dict[str, str]:
@@ -65,6 +69,9 @@ class Sessions:
 
     def drop(self, peer: str) -> None:
         self._by_peer.pop(peer, None)
+
+    def __len__(self) -> int:
+        return len(self._by_peer)
 
 
 class _Root(aiocoap.resource.Resource):  # type: ignore[misc]

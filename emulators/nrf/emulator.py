@@ -142,7 +142,8 @@ class NrfEmulator(Emulator):
                 for q in self.store.pending(device_id)]})
 
         async def sessions(_: web.Request) -> web.Response:
-            return web.json_response({"coapSessions": len(self.coap.sessions._by_peer)})
+            return web.json_response({"coapSessions": len(self.coap.sessions),
+                                      "dtlsSessions": len(self._dtls.sessions) if self._dtls else 0})
 
         return [*fault_routes(self.faults), web.get("/network-time", network_time),
                 web.get("/devices/{device_id}/queue", queue), web.get("/sessions", sessions),

@@ -117,7 +117,11 @@ class DeviceService:
     @staticmethod
     def fault_reply(fault: Fault) -> Reply | None:
         if fault.action == "status":
-            return Reply("forced", http_status=int(fault.params.get("http", 500)),
+            try:
+                http_status = int(fault.params.get("http", 500))
+            except (TypeError, ValueError):
+                http_status = 500
+            return Reply("forced", http_status=http_status if 100 <= http_status <= 599 else 500,
                          coap_code=str(fault.params.get("coap", "5.03")))
         if fault.action == "drop":
             return Reply("drop", params=fault.params)
