@@ -34,7 +34,8 @@ from protocols.nrf.requests import result_json
 FAULT_ACTIONS = {
     "status": "answer with params.http (default 500) / params.coap (default '5.03')",
     "drop": "no answer: HTTP closes the connection (params.mode 'close') or stays silent "
-            "(params.mode 'silence', params.seconds); CoAP ignores the datagram and its retransmissions",
+            "(params.mode 'silence', params.seconds); CoAP ignores the datagram and its retransmissions; "
+            "on resource 'handshake' (transport https or dtls) the handshake never completes (connect timeout)",
     "delay": "answer normally after params.seconds (latency)",
     "not_claimed": "answer as for an unclaimed device (configured HTTP status / CoAP code)",
     "jwt_time_reject": "reject the JWT as expired (time-based rejection; 401 / 4.01)",
