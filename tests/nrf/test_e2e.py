@@ -231,3 +231,19 @@ async def test_https_handshake_stall_is_a_connect_timeout_with_backoff(nrf):
     assert kinds(events) == [E.START, E.FAILED, E.STOP] and delay == 9  # -ETIMEDOUT → backoff
     events, delay = await device.trigger()
     assert kinds(events) == [E.START, E.NO_COMMANDS, E.STOP] and delay == 0
+
+
+async def test_coap_exchange_order_matches_the_sdk_coap_test(nrf):
+    """SDK tests/coap.c `test_provisioning_commands`: cmds2 → auth, cmd, rsp 2.04; then auth, empty cmd."""
+    device = nrf.device("coap")
+    await nrf.claim(device)
+    await nrf.command(device, {"clientPrivateKeyGeneration": {"secTag": 16842753}})
+    since = nrf.suite.events.cursor
+    events, _ = await device.trigger()
+    assert kinds(events)[-2] is E.NO_COMMANDS  # no finished in the batch: the run ends on the empty fetch
+    exchange = [(ev.kind, ev.data.get("count")) for ev in nrf.suite.events.since(since, "nrf")
+                if ev.kind in ("authenticated", "commands", "responses")]
+    assert exchange == [("authenticated", None), ("commands", 2), ("authenticated", None), ("responses", None),
+                        ("authenticated", None), ("commands", 0)]
+    ids = next(ev.data["ids"] for ev in nrf.suite.events.since(since, "nrf") if ev.kind == "commands")
+    assert ids[0] == ids[1] + ".s"  # the CMNG delete pre-step, then the KEYGEN (cmds2's shape)
