@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocols.nrf.codec import (
     AtCommand,
@@ -128,3 +130,33 @@ def test_schedule_rules():
     t = Schedule(interval_s=10)
     assert [t.no_time_delay() for _ in range(4)] == [2, 4, 8, 10]
     assert parse_interval(" 42 ", 5) == 42
+
+
+@given(st.integers(0, 12), st.lists(st.tuples(st.integers(0, 14), st.sampled_from(["ok", "error", "ack"])),
+                                    max_size=14), st.integers(1, 20), st.integers(-1, 14))
+@settings(max_examples=300, deadline=None)
+def test_queue_invariants(size, answers, limit, after_index):
+    pending = [QueuedCommand(FinishedCommand(f"{P}.{i:x}"), f"c{i}") for i in range(size)]
+    after = pending[after_index].corr_id if 0 <= after_index < size else ""
+    batch = select_batch(pending, after, limit)
+    start = after_index + 1 if 0 <= after_index < size else 0
+    assert batch == pending[start:start + limit]  # in queue order, right after the cursor
+    responses = []
+    for index, kind in answers:
+        corr_id = f"{P}.{index:x}"
+        responses.append(AtResponse(corr_id, "OK") if kind == "ok" else
+                         ErrorResponse(corr_id, 514, "") if kind == "error" else FinishedAck(corr_id))
+    result = settle(pending, responses)
+    removed = result.removed
+    assert len(removed) == len(set(removed)) and set(removed) <= {q.corr_id for q in pending}
+    answered = {r.corr_id for r in responses}
+    for queued in pending:
+        if queued.corr_id in removed and queued not in result.flushed:
+            assert queued.corr_id in answered  # only answered commands leave, besides the flushed tail
+    if result.failed is not None:
+        position = pending.index(result.failed[0])
+        kept = [q for q in pending if q.corr_id not in removed]
+        assert all(pending.index(q) < position for q in kept)  # nothing after a failure survives
+    pending_ids = [q.corr_id for q in pending]
+    for stray in result.unknown:  # not queued, or a repeated answer for an id already settled
+        assert stray.corr_id not in pending_ids or [r.corr_id for r in responses].count(stray.corr_id) > 1
