@@ -8,6 +8,7 @@ statuses or CoAP codes. Bad input never changes stored state: a reply, a log lin
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ class DeviceService:
         self.log = log
         self._keys: dict[str, ec.EllipticCurvePublicKey | None] = {}
         self._devices: dict[str, Device | None] = {}
+        self._verified: collections.OrderedDict[str, ec.EllipticCurvePublicKey] = collections.OrderedDict()
 
     # --- faults ---
     def take_fault(self, transport: str, resource: str, device: str, actions: frozenset[str] | None = None,
@@ -175,12 +177,18 @@ class DeviceService:
             self.emit("auth_rejected", transport=transport, device=device_id, reason="not_claimed")
             return Reply("not_claimed")
         key = self._public_key(device_id, device.public_key) if self.config.verify_jwt_signature else None
+        if key is not None and self._verified.get(token) is key:
+            key = None  # this exact token already verified against this key (a CoAP run reuses its JWT)
         try:
             verify_jwt(token, key, self.now(), self.config.jwt_skew_seconds, self.config.require_jwt_exp)
         except JwtError as exc:
             self.log.warning("nrf %s: device %s JWT rejected: %s", transport, device_id, exc)
             self.emit("auth_rejected", transport=transport, device=device_id, reason=exc.reason)
             return Reply("unauthorized")
+        if key is not None:
+            self._verified[token] = key
+            while len(self._verified) > 10_000:
+                self._verified.popitem(last=False)
         exp = parsed.claims.get("exp")
         return Authenticated(device_id, float(exp) if isinstance(exp, int | float) else None)
 
