@@ -6,11 +6,15 @@ How loss, reordering and unrelated traffic are survived. A data symbol at field 
 nibble and, through its check bits, the previous one (``chk = nib[q-1] ^ (q % 16)``). The symbols of one
 repetition of a field (between its header and the next marker) are split into runs that are adjacent on the
 air; inside a run ``chk_i ^ nib_(i-1)`` grows by one per symbol, which gives the run's position modulo 16. A run
-of three or more is placed at the one start that fits its residue, the count of symbols received before and
+of four or more is placed at the one start that fits its residue, the count of symbols received before and
 after it in the repetition, and the nibbles already voted for; shorter runs only reinforce positions that are
 all known. Every placed symbol votes for its nibble and its predecessor's, across repetitions of the
-continuously re-sent message. A field is complete when a repetition arrives whole and verified, or when every
-position has a winner with ``min_votes`` votes and twice the runner-up's.
+continuously re-sent message, except where a lost neighbour can hide at the edge of a run. A field's
+repetition ends at the next marker, at a header inside it, or when more sync datagrams were seen since its
+header than the field has symbols (the marker and header that follow were lost). A field is complete when a
+repetition arrives whole and verified, or when every position has a winner voted for by ``min_votes``
+repetitions and with twice the runner-up's votes; a field still open after ``STALEMATE_REPETITIONS`` starts
+over.
 
 Invariants: a marker or header never changes the votes of another field; a header value that differs from the
 established one must be seen twice among the last four headers of that field (v2 doubles headers) before it
@@ -43,6 +47,8 @@ _MARKER_SLOT = {
     sc.MARKER_FREE_DATA: Slot.FREE_DATA,
 }
 _LEGACY_MARKER_SLOT = {sc.LEGACY_MARKER_START: Slot.SSID, sc.LEGACY_MARKER_MID: Slot.KEY1}
+HEADER_WINDOW = 3  # sync datagrams from the first marker copy to the second header copy
+STALEMATE_REPETITIONS = 64  # a field still open after this many repetitions forgets its votes
 _MAX_BYTES = {Slot.SSID: sc.MAX_SSID, Slot.KEY1: 32, Slot.KEY2: 32, Slot.FREE_DATA: sc.MAX_FREE_DATA}
 
 
@@ -71,10 +77,18 @@ DecoderEvent = TransmissionDetected | MessageDecoded
 class _FieldVotes:
     nibbles: int
     votes: list[Counter[int]] = field(default_factory=list)
+    # per position and value, the repetitions that voted for it: votes of one repetition are correlated
+    support: list[dict[int, set[int]]] = field(default_factory=list)
     clean: bytes | None = None  # set by one repetition received whole and verified end to end
+    repetitions: int = 0
 
     def __post_init__(self) -> None:
         self.votes = [Counter() for _ in range(self.nibbles)]
+        self.support = [{} for _ in range(self.nibbles)]
+
+    def vote(self, pos: int, value: int, repetition: int) -> None:
+        self.votes[pos][value] += 1
+        self.support[pos].setdefault(value, set()).add(repetition)
 
     def winner(self, pos: int) -> int | None:
         if pos < 0:
@@ -90,7 +104,7 @@ class _FieldVotes:
         nibs: list[int] = []
         for pos in range(self.nibbles):
             ranked = self.votes[pos].most_common(2)
-            if not ranked or ranked[0][1] < min_votes:
+            if not ranked or len(self.support[pos][ranked[0][0]]) < min_votes:
                 return None
             if len(ranked) == 2 and ranked[0][1] < 2 * ranked[1][1]:
                 return None  # not yet a clear majority
@@ -113,7 +127,7 @@ def _chains(symbols: list[tuple[int, int]]) -> list[tuple[list[tuple[int, int]],
     """Split one repetition into runs of symbols that are adjacent on the air.
 
     Inside a run, ``chk_i ^ nib_(i-1)`` is the position (mod 16) of symbol i and grows by one per symbol. A run
-    of three or more has a verified residue (a false run needs two coincidences); shorter runs need support from
+    of four or more has a verified residue (a false run needs three coincidences); shorter runs need support from
     nibbles already known.
     """
     out: list[tuple[list[tuple[int, int]], int | None, bool]] = []
@@ -165,8 +179,8 @@ def _locate(
     if not scored:
         return None
     scored.sort(reverse=True)
-    if len(scored) > 1 and scored[0][0] == scored[1][0]:
-        return None  # ambiguous: wait for more knowledge
+    if len(scored) > 1 and scored[0][0] - scored[1][0] < 2:
+        return None  # ambiguous, or decided by a single nibble that may itself be wrong: wait for more knowledge
     return scored[0][2]
 
 
@@ -183,7 +197,7 @@ def _expected(symbols: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _finish(chain: list[tuple[int, int]], positions: list[int]) -> tuple[list[tuple[int, int]], int | None, bool]:
     if len(chain) == 1:
         return chain, None, False
-    return chain, positions[0], len(chain) >= 3
+    return chain, positions[0], len(chain) >= 4
 
 
 class SmartConfigDecoder:
@@ -209,7 +223,10 @@ class SmartConfigDecoder:
         self._last_marker: int | None = None
         self._last_header: int | None = None
         self._buffer: list[tuple[int, int]] = []
-        self._encrypted = False
+        self._repetition = 0
+        self._rep_syncs = 0
+        self._marker_syncs = 0
+        self._mid_markers: Counter[int] = Counter()  # 1199 vs 1200: one stray datagram must not flip it
         self._seen_part2 = False
         self._seen_free = False
         self._detected = False
@@ -227,6 +244,8 @@ class SmartConfigDecoder:
         kind = sc.classify(length, self.group)
         if kind is sc.SymbolClass.SYNC:
             self.stats.sync += 1
+            self._rep_syncs += 1
+            self._marker_syncs += 1
         elif kind is sc.SymbolClass.MARKER:
             self._on_marker(length, _MARKER_SLOT[length])
         elif self.accept_legacy and length in _LEGACY_MARKER_SLOT:
@@ -242,6 +261,7 @@ class SmartConfigDecoder:
         if marker == self._last_marker and self._phase is _Phase.AWAIT_HEADER:
             return  # the v2 double
         self._end_repetition()
+        self._marker_syncs = 0
         self._last_marker = marker
         self._last_header = None
         if slot is Slot.SSID:
@@ -251,7 +271,7 @@ class SmartConfigDecoder:
             if not self._seen_free:
                 self._check_complete()  # v1 transmitters without free data end a message here
         elif slot is Slot.KEY1:
-            self._encrypted = marker == sc.MARKER_ENCRYPTED
+            self._mid_markers[marker] += 1
         elif slot is Slot.KEY2:
             self._seen_part2 = True
         else:
@@ -275,6 +295,12 @@ class SmartConfigDecoder:
         if self._phase is not _Phase.AWAIT_HEADER or size > _MAX_BYTES[self._slot]:
             self.stats.ignored += 1
             return
+        if self._marker_syncs > HEADER_WINDOW:
+            # marker, marker, header, header: a header this far behind its marker is another field's (the next
+            # marker pair was lost), and must not set this field's length
+            self._phase = _Phase.IDLE
+            self.stats.ignored += 1
+            return
         current = self._fields.get(self._slot)
         if current is None or current.nibbles != 2 * size:
             # a new length needs two sightings (the v2 double, or two v1 rounds): one noise datagram must not
@@ -291,6 +317,7 @@ class SmartConfigDecoder:
             self._field_done()
 
     def _on_marker_lost(self, slot: Slot) -> None:
+        self._marker_syncs = 0
         self._slot = slot
         self._phase = _Phase.AWAIT_HEADER
         if slot is Slot.KEY2:
@@ -299,25 +326,40 @@ class SmartConfigDecoder:
             self._seen_free = True
 
     def _start_repetition(self) -> None:
+        self._repetition += 1
+        self._rep_syncs = 0
+        self._marker_syncs = 0
         self._phase = _Phase.DATA
         self._buffer = []
 
     def _end_repetition(self) -> None:
         if self._phase is _Phase.DATA and self._buffer:
-            self._place(self._fields[self._slot], self._buffer)
+            votes = self._fields[self._slot]
+            self._place(votes, self._buffer)
             self._buffer = []
-            if self._fields[self._slot].value(self.min_votes) is not None:
+            if votes.value(self.min_votes) is not None:
                 self._field_done()
                 return
+            votes.repetitions += 1
+            if votes.repetitions >= STALEMATE_REPETITIONS:
+                # two placements that reinforce themselves can split the votes for good: start the field over
+                self._fields[self._slot] = _FieldVotes(votes.nibbles)
         self._phase = _Phase.IDLE
 
     def _on_data(self, code: int) -> None:
         if self._phase is _Phase.AWAIT_HEADER and self._slot in self._fields:
             self._start_repetition()  # both header copies lost; the length is known from before
+            self._rep_syncs = max(0, self._marker_syncs - 2)
         if self._phase is not _Phase.DATA:
             self.stats.ignored += 1
             return
         votes = self._fields[self._slot]
+        if self._rep_syncs > votes.nibbles + 1:
+            # every symbol follows its own sync datagram: this many syncs since the header (one more for a lost
+            # header copy) means the field is over and its marker and the next header were all lost
+            self._end_repetition()
+            self.stats.ignored += 1
+            return
         self._buffer.append((code >> 4, code & 0x0F))
         if len(self._buffer) >= votes.nibbles:
             self._end_repetition()  # nothing lost (or the field overflows): no need to wait for the marker
@@ -337,11 +379,17 @@ class SmartConfigDecoder:
             if start is None:
                 self.stats.dropped += len(chain)
                 continue
+            last = start + len(chain) - 1
             for offset, (chk, nib) in enumerate(chain):
                 q = start + offset
-                votes.votes[q][nib] += 1
-                if q > 0:
-                    votes.votes[q - 1][chk ^ (q % 16)] += 1
+                # A lost symbol goes unnoticed at the edge of a run when a check happens to match: the last
+                # symbol then sits one place early (its check still names the right predecessor, its nibble is
+                # suspect), or the first one sits one place late (its nibble equals the lost one, the
+                # predecessor its check names is suspect). Inside a run the next check would have broken it.
+                if q != last or q == votes.nibbles - 1:
+                    votes.vote(q, nib, self._repetition)
+                if q > 0 and offset > 0:
+                    votes.vote(q - 1, chk ^ (q % 16), self._repetition)
             self.stats.placed += len(chain)
             placed_end = start + len(chain)
 
@@ -370,9 +418,11 @@ class SmartConfigDecoder:
             if free_value is None:
                 return
             free = free_value
-        message = sc.SmartConfigMessage(ssid, key1 + key2, self._encrypted, free)
+        encrypted = self._mid_markers[sc.MARKER_ENCRYPTED] > self._mid_markers[sc.MARKER_PLAIN]
+        message = sc.SmartConfigMessage(ssid, key1 + key2, encrypted, free)
         self._fields.clear()
         self._header_seen.clear()
+        self._mid_markers.clear()
         if message == self._last_emitted:
             return
         self._last_emitted = message

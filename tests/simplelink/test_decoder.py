@@ -152,3 +152,19 @@ def test_structured_garbage_never_raises(lengths: list[int]) -> None:
         if isinstance(event, MessageDecoded):
             with contextlib.suppress(SmartConfigDecodeError):
                 sc.open_message(event.message, None)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    st.binary(min_size=1, max_size=32),
+    st.binary(min_size=0, max_size=64).filter(lambda p: all(b >= 0x20 for b in p)),
+    st.one_of(st.none(), st.binary(min_size=16, max_size=16)),
+    st.binary(min_size=0, max_size=31),
+    st.sampled_from([0.0, 0.1, 0.2, 0.3]),
+    st.integers(0, 2**32),
+)
+def test_lossy_channel_never_yields_a_wrong_message(
+    ssid: bytes, password: bytes, key: bytes | None, name: bytes, loss: float, seed: int
+) -> None:
+    profile, _ = run_air(sc.encode(ssid, password, key, sc.name_tlv(name)), loss, seed, key=key)
+    assert (profile.ssid, profile.password, profile.device_name) == (ssid, password, name or None)
