@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 STATE_DIR ?= .provemu
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint unit bench fuzz proto clean
+.PHONY: venv run test lint unit bench fuzz proto clean image image-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("provemu needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -35,6 +35,12 @@ bench: venv
 
 fuzz: venv
 	$(PY) -m pytest -q tests -k "garbage or fuzz" -p no:cacheprovider
+
+image: venv
+	container/build-image.sh
+
+image-test: venv
+	container/image-test.sh
 
 clean:
 	rm -rf $(VENV) $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis
