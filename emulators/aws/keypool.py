@@ -79,13 +79,13 @@ class KeyPool:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def take(self) -> GeneratedKey:
-        async with self._available:
-            while not self._keys:
-                self._wakeup.set()
-                await self._available.wait()
-            key = self._keys.popleft()
+        """A pooled key, or, when the pool is empty, one generated now at normal priority: the idle-priority
+        refill thread may be starved exactly when a device is waiting."""
         self._wakeup.set()
-        return key
+        if self._keys:
+            return self._keys.popleft()
+        [(private, public)] = await asyncio.get_running_loop().run_in_executor(None, _generate, self.key_type, 1)
+        return GeneratedKey(private.decode(), _load_public(public))
 
     async def wait_full(self, timeout: float = 120.0) -> None:
         async with asyncio.timeout(timeout), self._available:
