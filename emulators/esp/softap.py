@@ -103,6 +103,9 @@ class SoftApServer:
                     break
         except (ConnectionError, OSError):
             pass
+        except asyncio.CancelledError:
+            # stop() cancels handlers; ending quietly keeps asyncio's stream callback from logging a traceback
+            pass
         except Exception:  # an emulator bug must cost one connection, not the node
             self.node.log.exception("%s: SoftAP connection failed", self.node.name)
         finally:
