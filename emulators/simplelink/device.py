@@ -18,7 +18,7 @@ from emulators.clock import Clock
 from emulators.faults import Fault, FaultPlan
 from emulators.simplelink.config import ROLES, START_MODES, SimpleLinkConfig, parse_access_point
 from emulators.simplelink.store import ProfileStore
-from protocols.simplelink import apapi
+from protocols.simplelink import apapi, hostwire
 from protocols.simplelink import smartconfig as sc
 from protocols.simplelink.errors import FormError, SmartConfigDecodeError
 from protocols.simplelink.provisioning import (
@@ -78,6 +78,14 @@ def take_fault(plan: FaultPlan, action: str, **attributes: object) -> Fault | No
                     plan.remove(fault.id)
             return fault
     return None
+
+
+def _command_body(cmd: int, role: int, timeout: int, key: bytes | None, flags: int) -> str | None:
+    """The command as the host driver would put it on the wire (None when the key cannot be encoded)."""
+    if key is not None and len(key) != hostwire.KEY_LEN:
+        return None
+    command = hostwire.ProvisioningCommand(cmd & 0xFF, role & 0xFF, timeout & 0xFFFF, key, flags & 0xFFFFFFFF)
+    return command.encode().hex()
 
 
 def _ssid(raw: bytes) -> str:
@@ -145,6 +153,8 @@ class SimpleLinkDevice:
             if isinstance(effect, StatusEvent):
                 self.emit(
                     "provisioning_status",
+                    event_id=hostwire.WLAN_EVENT_PROVISIONING_STATUS,
+                    opcode=f"0x{hostwire.OPCODE_PROVISIONING_STATUS:04X}",
                     status=int(effect.status),
                     name=effect.status.name,
                     role=int(effect.role),
@@ -155,6 +165,8 @@ class SimpleLinkDevice:
             elif isinstance(effect, ProfileAddedEvent):
                 self.emit(
                     "profile_added",
+                    event_id=hostwire.WLAN_EVENT_PROVISIONING_PROFILE_ADDED,
+                    opcode=f"0x{hostwire.OPCODE_PROFILE_ADDED:04X}",
                     status=effect.status,
                     ssid=_ssid(effect.ssid),
                     ssid_len=len(effect.ssid),
@@ -164,6 +176,8 @@ class SimpleLinkDevice:
             elif isinstance(effect, ResetRequestEvent):
                 self.emit(
                     "reset_request",
+                    event_id=hostwire.DEVICE_EVENT_RESET_REQUEST,
+                    opcode=f"0x{hostwire.OPCODE_RESET_REQUEST:04X}",
                     status=effect.status,
                     caller=int(effect.caller),
                     caller_name=effect.caller.name,
@@ -247,6 +261,8 @@ class SimpleLinkDevice:
         self.emit(
             "host_command",
             api="sl_WlanProvisioning",
+            opcode=f"0x{hostwire.OPCODE_PROVISIONING_COMMAND:04X}",
+            body=_command_body(cmd, role, timeout, key, flags),
             cmd=cmd,
             cmd_name=Command(cmd).name if cmd in Command._value2member_map_ else str(cmd),
             role=role,

@@ -14,20 +14,18 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import FormError
-from .provisioning import MAX_PROFILES, Profile
+from .provisioning import Profile
 from .wifi import FORM_SECURITY, NETLIST_DIGIT, AccessPoint, SecurityType
 
 DEVICE_HOST = "mysimplelink.net"
 VERSION_R2 = "R2.0"
 UNKNOWN_TOKEN = "Unknown Token"
-NOT_AVAILABLE = "Not Available"
 SRCVERS = "1D90645"
 MAX_FORM_BYTES = 2048
 MAX_URN = 32
 MAX_KEY = 64
 MAX_PRIORITY = 15
 NETLIST_SLOTS = 15
-PROFILE_SLOTS = MAX_PROFILES
 
 
 class Endpoint(enum.Enum):

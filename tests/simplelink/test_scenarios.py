@@ -121,3 +121,15 @@ async def test_8_7_smartconfig_while_external_configuration(rig: Rig) -> None:
     assert rig.trace() == ["17", "13", "PA", "RR1", "15", "16", "5", "12"]
     reset = rig.events("reset_request")[0]
     assert reset.data["caller_name"] == "PROVISIONING_EXTERNAL_CONFIGURATION" and reset.data["wire"] == "00000100"
+
+
+async def test_event_fields_on_the_stream(rig: Rig) -> None:
+    assert await rig.start("START_MODE_SC", role=0, timeout=600, key="Key0Key0Key0Key0") == 0
+    command = rig.events("host_command")[0].data
+    assert command["opcode"] == "0x8C98" and command["body"].startswith("0100580200000000")
+    await rig.smartconfig("HomeNet", "secret123", key=b"Key0Key0Key0Key0")
+    status = rig.events("provisioning_status")[0].data
+    assert (status["event_id"], status["opcode"], status["name"]) == (13, "0x089A", "SMART_CONFIG_SYNCED")
+    added = rig.events("profile_added")[0].data
+    assert (added["event_id"], added["opcode"], added["ssid"]) == (14, "0x08B2", "HomeNet")
+    assert rig.emu.store.listing()[0]["key"] == "secret123"  # the host's key decrypted the key field
