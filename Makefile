@@ -36,6 +36,9 @@ bench: venv
 fuzz: venv
 	$(PY) -m pytest -q tests -k "garbage or fuzz" -p no:cacheprovider
 
+proto: venv
+	$(PY) -m protocols.esp.proto.generate
+
 image: venv
 	container/build-image.sh
 
