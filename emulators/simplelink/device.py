@@ -339,7 +339,7 @@ class SimpleLinkDevice:
 
     # --- AP-mode HTTP API ------------------------------------------------------------------------------
 
-    def http(self, method: str, path: str, query: str, body: bytes) -> HttpAnswer:
+    def http(self, method: str, path: str, body: bytes) -> HttpAnswer:
         """Answer one request to the device's HTTP server (as the NWP does, spec §3, §7)."""
         self.apply(self.machine.activity(self.now()))
         fault = take_fault(self.faults, "http_status", method=method, path=path)
@@ -352,7 +352,7 @@ class SimpleLinkDevice:
             return HttpAnswer(404, "Not Found", delay=delay)
         endpoint, token = target
         try:
-            answer = self._endpoint(endpoint, token, path, query, body)
+            answer = self._endpoint(method, endpoint, token, path, body)
         except FormError as exc:
             self.log.warning("%s %s rejected: %s", method, path, exc)
             self.emit("http_rejected", method=method, path=path, reason=str(exc))
@@ -361,20 +361,20 @@ class SimpleLinkDevice:
         self.apply(self.machine.tick(self.now()))  # timers the request made due now (zero delays) fire at once
         return answer
 
-    def _endpoint(self, endpoint: apapi.Endpoint, token: str, path: str, query: str, body: bytes) -> HttpAnswer:
+    def _endpoint(self, method: str, endpoint: apapi.Endpoint, token: str, path: str, body: bytes) -> HttpAnswer:
         E = apapi.Endpoint
         if endpoint is E.VERSION:
             return HttpAnswer(200, self.config.version)
         if endpoint is E.DEVICE_NAME:
             return HttpAnswer(200, self.device_name)
         if endpoint is E.CFG_RESULT:
-            return HttpAnswer(200, self._read_result(path))
+            return HttpAnswer(200, self._read_result(path, method))
         if endpoint is E.NETLIST:
             return HttpAnswer(200, apapi.render_netlist(self.env.access_points))
         if endpoint is E.APPNAME:
             return HttpAnswer(200, f"appname={self.config.appname}")
         if endpoint is E.TOKEN:
-            return HttpAnswer(200, self._token(token, path))
+            return HttpAnswer(200, self._token(token, path, method))
         form = apapi.parse_form(body)
         if endpoint is E.PROFILE_ADD:
             # the server stores every posted token before the request is acted on (spec §3.3)
@@ -423,8 +423,9 @@ class SimpleLinkDevice:
         self.emit("http_post", endpoint=endpoint.value, params=sorted(form))
         return HttpAnswer(204)
 
-    def _read_result(self, path: str) -> str:
-        if take_fault(self.faults, "ignore_result_read", path=path) is not None:
+    def _read_result(self, path: str, method: str) -> str:
+        # only a GET delivers the result to the app; HEAD (no body) is not feedback
+        if method != "GET" or take_fault(self.faults, "ignore_result_read", path=path) is not None:
             value = self.machine.result
         else:
             value, effects = self.machine.result_read(self.now())
@@ -432,7 +433,7 @@ class SimpleLinkDevice:
         self.emit("result_read", path=path, value=value)
         return str(value)
 
-    def _token(self, token: str, path: str) -> str:
+    def _token(self, token: str, path: str, method: str) -> str:
         name = self.device_name
         values = {
             "__SL_G_DNP": lambda: apapi.device_name_token(name, self.config.device_name, self.config.mac),
@@ -445,6 +446,6 @@ class SimpleLinkDevice:
             "__SL_G_S.C": lambda: apapi.DEVICE_HOST,
         }
         if token == "__SL_G_MCR":
-            return self._read_result(path)
+            return self._read_result(path, method)
         getter = values.get(token)
         return getter() if getter else apapi.UNKNOWN_TOKEN

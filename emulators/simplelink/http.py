@@ -64,7 +64,7 @@ class DeviceHttpServer:
             self.device.emit("http_request", method=request.method, path=request.path, status=413, https=https)
             raise
         try:
-            answer = self.device.http(request.method, request.path, request.query_string, body)
+            answer = self.device.http(request.method, request.path, body)
         except Exception:
             self.device.log.exception("request %s %s failed", request.method, request.path)
             answer = HttpAnswer(500, "Internal Server Error")

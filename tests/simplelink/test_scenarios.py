@@ -26,6 +26,9 @@ async def test_8_1_successful_smartconfig(rig: Rig) -> None:
     assert rig.trace() == ["13", "PA"]
     await confirm_until_ip(rig)
     assert rig.trace() == ["13", "PA", "15", "16"]
+    async with rig.session.head(rig.url + "/param_cfg_result.txt") as resp:
+        assert resp.status == 200  # a HEAD carries no result to the app: no feedback yet
+    assert rig.trace() == ["13", "PA", "15", "16"]
     assert (await rig.get("/param_cfg_result.txt")) == (200, "5")
     assert rig.trace() == ["13", "PA", "15", "16", "5", "12"]
     assert await rig.api() == 0
