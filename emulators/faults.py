@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -59,9 +59,12 @@ class FaultPlan:
         self._faults.append(fault)
         return fault
 
-    def take(self, **attributes: object) -> Fault | None:
+    def take(self, *, actions: Iterable[str] | None = None, **attributes: object) -> Fault | None:
+        """The first fault matching `attributes`, consumed; with `actions`, only faults of those actions, so a
+        decision point never uses up a fault meant for another."""
+        wanted = None if actions is None else frozenset(actions)
         for fault in self._faults:
-            if fault.matches(attributes):
+            if (wanted is None or fault.action in wanted) and fault.matches(attributes):
                 fault.hits += 1
                 if fault.count is not None:
                     fault.count -= 1

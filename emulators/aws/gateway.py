@@ -58,6 +58,7 @@ MAX_FILTERS_PER_SUBSCRIBE = 8
 MAX_TOPIC_SLASHES = 7
 MAX_CLIENT_ID_BYTES = 128
 MQTT_PACKET_OVERHEAD = 65_536 + 1024  # topic, properties and headers on top of the payload limit
+CONNECT_FAULTS = ("drop", "never_answer", "reject")
 
 
 @dataclass
@@ -262,7 +263,7 @@ class Gateway:
         self.emit("connect", client_id=client_id, protocol_level=packet.protocol_level, peer=conn.peer,
                   keepalive=packet.keepalive, clean_start=packet.clean_start,
                   certificate_id=conn.principal.certificate_id if conn.principal else None)
-        fault = self.faults.take(operation="connect", client_id=client_id)
+        fault = self.faults.take(actions=CONNECT_FAULTS, operation="connect", client_id=client_id)
         if fault is not None and fault.action in ("drop", "never_answer"):
             log.info("fault %s: %s CONNECT from %s", fault.id, fault.action, client_id)
             self.emit("fault_applied", fault=fault.id, action=fault.action, operation="connect")

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("provemu.aws.provisioning")
 
 ISSUED_CERTIFICATE_CN = "AWS IoT Certificate"
+PROVISIONING_FAULTS = ("throttle", "reject", "delay", "drop", "never_answer")
 
 
 class Rejected(Exception):
@@ -105,7 +106,7 @@ class FleetProvisioningService:
         lock = self._locks.setdefault(conn, asyncio.Lock())
         async with lock:
             operation = _operation_name(request.operation)
-            fault = self.faults.take(operation=operation, client_id=conn.client_id,
+            fault = self.faults.take(actions=PROVISIONING_FAULTS, operation=operation, client_id=conn.client_id,
                                      template=request.template_name or "")
             response: AcceptedResponse | ErrorResponse
             try:

@@ -36,20 +36,6 @@ FAULT_ACTIONS = {
 REQUEST_ACTIONS = ("drop", "delay", "never_answer")
 
 
-def take_fault(plan: FaultPlan, actions: tuple[str, ...], **attributes: object) -> Fault | None:
-    """Like ``FaultPlan.take`` but only for faults of ``actions``, so faults meant for one decision point are
-    never consumed at another."""
-    for fault in plan.list():
-        if fault.action in actions and fault.matches(attributes):
-            fault.hits += 1
-            if fault.count is not None:
-                fault.count -= 1
-                if fault.count == 0:
-                    plan.remove(fault.id)
-            return fault
-    return None
-
-
 class EmulatedNode:
     def __init__(
         self,
@@ -106,7 +92,7 @@ class EmulatedNode:
         self.emit("rainmaker_chal_resp_disabled", node_id=self.spec.node_id)
 
     def _resolve(self, ssid: bytes, passphrase: bytes) -> Outcome:
-        fault = take_fault(self.faults, ("wifi_fail",), node=self.name, ssid=ssid.decode("utf-8", "replace"))
+        fault = self.faults.take(actions=("wifi_fail",), node=self.name, ssid=ssid.decode("utf-8", "replace"))
         if fault is not None:
             reason = str(fault.params.get("reason", "auth_fail"))
             try:
@@ -161,7 +147,7 @@ class EmulatedNode:
             self.emit("session_closed", transport=transport, session=session_id)
 
     def request_fault(self, transport: str, endpoint: str) -> Fault | None:
-        return take_fault(self.faults, REQUEST_ACTIONS, node=self.name, transport=transport, endpoint=endpoint)
+        return self.faults.take(actions=REQUEST_ACTIONS, node=self.name, transport=transport, endpoint=endpoint)
 
     def handle(self, session_id: int, endpoint: str, body: bytes, transport: str) -> Reply:
         """Dispatch one request (caller holds ``lock``); ``RemoteError`` means transport failure."""
@@ -187,7 +173,7 @@ class EmulatedNode:
         return reply
 
     def _after_apply(self, now: float) -> None:
-        fault = take_fault(self.faults, ("softap_drop_after_apply",), node=self.name)
+        fault = self.faults.take(actions=("softap_drop_after_apply",), node=self.name)
         if fault is not None:
             self.softap_blocked_until = now + float(fault.params.get("seconds", 5.0))
             self.emit("softap_dropped", seconds=float(fault.params.get("seconds", 5.0)))

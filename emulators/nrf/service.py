@@ -91,23 +91,14 @@ class DeviceService:
     # --- faults ---
     def take_fault(self, transport: str, resource: str, device: str, actions: frozenset[str] | None = None,
                    **extra: str) -> Fault | None:
-        """The first fault that matches here *and* whose action applies to this decision point, consumed.
-
-        FaultPlan.take would hand out the first matching fault whatever its action, so a fetch-only fault
-        matched by transport alone would be spent on the preceding authentication.
-        """
+        """The first fault that matches here *and* whose action applies to this decision point, consumed, so a
+        fetch-only fault matched by transport alone is not spent on the preceding authentication."""
         attributes = {"transport": transport, "resource": resource, "device": device, **extra}
         applicable = APPLICABLE.get(resource, frozenset()) if actions is None else actions
-        for candidate in self.faults.list():
-            if candidate.action in applicable and candidate.matches(attributes):
-                candidate.hits += 1
-                if candidate.count is not None:
-                    candidate.count -= 1
-                    if candidate.count == 0:
-                        self.faults.remove(candidate.id)
-                self.emit("fault", action=candidate.action, fault=candidate.id, **attributes)
-                return candidate
-        return None
+        candidate = self.faults.take(actions=applicable, **attributes)
+        if candidate is not None:
+            self.emit("fault", action=candidate.action, fault=candidate.id, **attributes)
+        return candidate
 
     async def fault(self, transport: str, resource: str, device: str) -> Fault | None:
         """Take the fault for this decision point; apply latency here, return the others."""

@@ -67,6 +67,9 @@ def test_fault_plan_matching_and_counts() -> None:
     assert plan.take(operation="CreateKeysAndCertificate") is None
     assert plan.take(operation="x", client_id="dev-1") is not None
     assert plan.take(operation="x") is None  # a fault needing an attribute never matches without it
+    later = plan.add("reject", {"operation": "*"})
+    assert plan.take(actions=["delay"], operation="connect") is None  # not this decision point's fault
+    assert plan.take(actions=["reject"], operation="connect") is later
     with pytest.raises(FaultError):
         plan.add("explode")
     with pytest.raises(FaultError):
