@@ -36,6 +36,13 @@ def add_client_commands(commands: Any) -> None:
     )
     send.add_argument("--ttl", type=int, default=None, help="multicast TTL (default 0 on loopback, 1 otherwise)")
     send.add_argument(
+        "--source-port",
+        type=int,
+        default=None,
+        help="send each datagram from a fresh socket bound to this port, as TI's library does (it uses 15000); "
+        "default: one socket, ephemeral port",
+    )
+    send.add_argument(
         "--duration", type=float, default=sc.TRANSMIT_TIME, help="seconds of air time (default 40, as Starter Pro)"
     )
     send.add_argument("--count", type=int, default=None, help="stop after this many datagrams")
@@ -107,7 +114,9 @@ async def _send(args: argparse.Namespace) -> int:
 
     try:
         symbols = _symbols(args)
-        tx = SmartConfigTransmitter(symbols, args.target, args.port, args.interface, args.ttl, args.group, args.pace)
+        tx = SmartConfigTransmitter(
+            symbols, args.target, args.port, args.interface, args.ttl, args.group, args.pace, args.source_port
+        )
     except (LocalProtocolError, ValueError) as exc:
         print(f"provemu: {exc}")
         return 2

@@ -41,6 +41,7 @@ class SmartConfigTransmitter:
         ttl: int | None = None,
         group: int = 0,
         pace: float = 1.0,
+        source_port: int | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] | None = None,
         drop: Callable[[int], bool] | None = None,
@@ -61,6 +62,7 @@ class SmartConfigTransmitter:
         self.pace = pace
         self.sleep = sleep or asyncio.sleep
         self.clock = clock  # with an injected sleep, the matching time source (default: the event loop's)
+        self.source_port = source_port  # set: a fresh socket per datagram bound to it, as smartconfiglib2 does
         self.drop = drop  # test hook: drop datagram n before it is sent (simulated air loss)
         self.stats = TransmitStats()
 
@@ -72,7 +74,10 @@ class SmartConfigTransmitter:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(self.interface))
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, self.ttl)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
-        elif self.interface is not None:
+        if self.source_port is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.interface or LOOPBACK, self.source_port))
+        elif self.interface is not None and not self.multicast:
             sock.bind((self.interface, 0))
         return sock
 
@@ -94,6 +99,9 @@ class SmartConfigTransmitter:
                 if stop is not None and stop.is_set():
                     break
                 if self.drop is None or not self.drop(n):
+                    if self.source_port is not None:
+                        sock.close()
+                        sock = self._socket()
                     await loop.sock_sendto(sock, sc.payload(dgram.length), (self.target, self.port))
                 self.stats.datagrams += 1
                 self.stats.syncs += dgram.is_sync

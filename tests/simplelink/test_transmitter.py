@@ -143,3 +143,14 @@ def test_cli_ap_provision(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> 
         assert main(argv) == 0
     result = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert (result["version"], result["device_name"], result["result"]) == ("R2.0", "Kitchen", "5")
+
+
+async def test_library_style_fresh_socket_per_datagram() -> None:
+    with receiver() as sock, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        source_port = probe.getsockname()[1]
+        probe.close()
+        tx = SmartConfigTransmitter(V1, port=sock.getsockname()[1], pace=0, source_port=source_port)
+        await tx.run(duration=None, datagrams=6)
+        sources = {sock.recvfrom(2048)[1] for _ in range(6)}
+    assert sources == {("127.0.0.1", source_port)}
