@@ -14,7 +14,7 @@ from protocols.esp.device import DeviceSpec
 from protocols.esp.errors import LocalError
 from protocols.esp.protover import AppInfo
 from protocols.esp.rainmaker import node_id_for, service_name_for
-from protocols.esp.wifi import AccessPoint, AuthMode, Timings
+from protocols.esp.wifi import DEFAULT_STATION_IP, AccessPoint, AuthMode, Timings
 
 DEFAULT_ACCESS_POINTS: list[dict[str, Any]] = [
     {
@@ -193,7 +193,7 @@ def parse_access_point(raw: dict[str, Any], where: str) -> AccessPoint:
     bssid = (
         parse_mac(raw["bssid"]) if raw.get("bssid") else bytes([0x24, 0x0A, 0xC4]) + hashlib.sha256(ssid).digest()[:3]
     )
-    ip4 = str(raw.get("ip4_addr", "192.168.1.100"))
+    ip4 = str(raw.get("ip4_addr", DEFAULT_STATION_IP))
     try:
         ipaddress.IPv4Address(ip4)
     except ValueError as exc:

@@ -32,6 +32,11 @@ class AuthMode(enum.IntEnum):
     WPA2_WPA3_PSK = 7
 
 
+# The station address a simulated network hands out: loopback, so an app that contacts the device at the
+# address it reported after provisioning stays on this machine.
+DEFAULT_STATION_IP = "127.0.0.1"
+
+
 @dataclass(frozen=True)
 class AccessPoint:
     ssid: bytes
@@ -40,7 +45,7 @@ class AccessPoint:
     rssi: int = -50
     auth: int = AuthMode.WPA2_PSK
     passphrase: bytes = b""
-    ip4_addr: str = "192.168.1.100"
+    ip4_addr: str = DEFAULT_STATION_IP
 
 
 class DisconnectReason(enum.Enum):
