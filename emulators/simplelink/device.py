@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulators.clock import Clock
-from emulators.faults import Fault, FaultPlan
+from emulators.faults import FaultPlan
 from emulators.simplelink.config import ROLES, START_MODES, SimpleLinkConfig, parse_access_point
 from emulators.simplelink.store import ProfileStore
 from protocols.simplelink import apapi, hostwire
@@ -65,19 +65,6 @@ class HttpAnswer:
     content_type: str = "text/plain"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
-
-
-def take_fault(plan: FaultPlan, action: str, **attributes: object) -> Fault | None:
-    """The first fault of ``action`` matching ``attributes``, consumed (FaultPlan.take ignores the action)."""
-    for fault in plan.list():
-        if fault.action == action and fault.matches(attributes):
-            fault.hits += 1
-            if fault.count is not None:
-                fault.count -= 1
-                if fault.count == 0:
-                    plan.remove(fault.id)
-            return fault
-    return None
 
 
 def _command_body(cmd: int, role: int, timeout: int, key: bytes | None, flags: int) -> str | None:
@@ -211,7 +198,7 @@ class SimpleLinkDevice:
             )
 
     def tick(self) -> None:
-        if self.machine.active and take_fault(self.faults, "general_error") is not None:
+        if self.machine.active and self.faults.take(actions=("general_error",)) is not None:
             self.apply(self.machine.general_error(self.now()))
         self.apply(self.machine.tick(self.now()))
 
@@ -239,7 +226,7 @@ class SimpleLinkDevice:
     # --- the simulated radio ---------------------------------------------------------------------------
 
     def _join(self, profile: Profile) -> JoinOutcome:
-        fault = take_fault(self.faults, "join_outcome", ssid=_ssid(profile.ssid))
+        fault = self.faults.take(actions=("join_outcome",), ssid=_ssid(profile.ssid))
         if fault is not None:
             try:
                 return JoinOutcome[str(fault.params.get("outcome", "connected")).upper()]
@@ -254,7 +241,7 @@ class SimpleLinkDevice:
     def host_provisioning(self, cmd: int, role: int, timeout: int, key: bytes | None, flags: int) -> int:
         now = self.now()
         params = StartParams(cmd, role, timeout, key, flags)
-        if cmd in (0, 1, 2, 3) and take_fault(self.faults, "start_abort", cmd=cmd) is not None:
+        if cmd in (0, 1, 2, 3) and self.faults.take(actions=("start_abort",), cmd=cmd) is not None:
             code, effects = self.machine.abort(now)
         else:
             code, effects = self.machine.command(now, params, self.store.count())
@@ -291,7 +278,7 @@ class SimpleLinkDevice:
     # --- SmartConfig -----------------------------------------------------------------------------------
 
     def datagram(self, length: int, source: str) -> None:
-        fault = take_fault(self.faults, "drop_datagram", length=length, source=source)
+        fault = self.faults.take(actions=("drop_datagram",), length=length, source=source)
         if fault is not None and self._rng.random() < float(fault.params.get("probability", 1.0)):
             return
         if not self.machine.smartconfig_listening:
@@ -342,10 +329,10 @@ class SimpleLinkDevice:
     def http(self, method: str, path: str, body: bytes) -> HttpAnswer:
         """Answer one request to the device's HTTP server (as the NWP does, spec §3, §7)."""
         self.apply(self.machine.activity(self.now()))
-        fault = take_fault(self.faults, "http_status", method=method, path=path)
+        fault = self.faults.take(actions=("http_status",), method=method, path=path)
         if fault is not None:
             return HttpAnswer(int(fault.params.get("status", 500)), str(fault.params.get("body", "")))
-        delay_fault = take_fault(self.faults, "http_delay", method=method, path=path)
+        delay_fault = self.faults.take(actions=("http_delay",), method=method, path=path)
         delay = float(delay_fault.params.get("seconds", 1.0)) if delay_fault else 0.0
         target = apapi.route(method, path)
         if target is None:
@@ -425,7 +412,7 @@ class SimpleLinkDevice:
 
     def _read_result(self, path: str, method: str) -> str:
         # only a GET delivers the result to the app; HEAD (no body) is not feedback
-        if method != "GET" or take_fault(self.faults, "ignore_result_read", path=path) is not None:
+        if method != "GET" or self.faults.take(actions=("ignore_result_read",), path=path) is not None:
             value = self.machine.result
         else:
             value, effects = self.machine.result_read(self.now())
