@@ -31,7 +31,7 @@ unit: venv
 test: lint unit
 
 bench: venv
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 fuzz: venv
 	$(PY) -m pytest -q tests -k "garbage or fuzz" -p no:cacheprovider

@@ -2,7 +2,9 @@
 
 N simulated devices (default 200, 50 at a time) each do: claim connect → CreateKeysAndCertificate →
 RegisterThing → reconnect with the new certificate. The emulator runs in its own process with a warm key pool;
-the devices run here. Prints devices/s and p50/p99 latency per device. Usage: python bench/aws_fleet.py [N] [C]
+the devices run here. Prints devices/s and p50/p99 latency per device, for the concurrent run and for one
+device at a time (with 50 in flight, latency is mostly queueing: 50 / throughput, by Little's law).
+Usage: python bench/aws_fleet.py [N] [C]
 """
 
 from __future__ import annotations
@@ -24,18 +26,21 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 50
     with tempfile.TemporaryDirectory() as tmp, \
-            provemu_serve("aws", Path(tmp), "--mqtt-port", "0", "--key-pool-size", str(count)) as ready:
+            provemu_serve("aws", Path(tmp), "--mqtt-port", "0", "--key-pool-size", str(count + 50)) as ready:
         control = ready["control"]
-        wait_until(lambda: get_json(f"{control}/api/aws/keypool")["available"] >= count, 300, "a warm key pool")
+        keys = count + min(count, 50)
+        wait_until(lambda: get_json(f"{control}/api/aws/keypool")["available"] >= keys, 300, "a warm key pool")
         pki = Path(tmp) / "pki"
         endpoint = Endpoint("localhost", port_of(ready["mqtt"]), pki / "ca.pem")
         print(f"aws fleet provisioning: {count} devices, {concurrency} concurrent, {os.cpu_count()} cores")
+        sequential = min(count, 50)
         for label, use_csr in (("CreateKeysAndCertificate", False), ("CreateCertificateFromCsr", True)):
-            result = asyncio.run(run_fleet(endpoint, pki / "claim.pem", pki / "claim.key", count, concurrency,
-                                           prefix=f"bench-{int(use_csr)}", use_csr=use_csr))
-            print(f"  {label:26s} {result.summary()}")
-            for error in result.errors[:3]:
-                print(f"    error: {error}")
+            for width, devices in ((concurrency, count), (1, sequential)):
+                result = asyncio.run(run_fleet(endpoint, pki / "claim.pem", pki / "claim.key", devices, width,
+                                               prefix=f"bench-{int(use_csr)}-{width}", use_csr=use_csr))
+                print(f"  {label:26s} {width:3d} at a time: {result.summary()}")
+                for error in result.errors[:3]:
+                    print(f"    error: {error}")
 
 
 if __name__ == "__main__":
