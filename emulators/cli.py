@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from emulators import registry
 from emulators.config import ConfigError, add_config_flags, cli_values, load_config, read_config_file
@@ -17,8 +17,15 @@ from emulators.runner import ServeConfig, StartupError, Suite
 from emulators.suite_config import enabled_emulators, without_switches
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors end the process with one line, as the CLI contract promises (sub-parsers inherit this)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"provemu: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="provemu", description="Wire-level IoT provisioning emulators.")
+    parser = _Parser(prog="provemu", description="Wire-level IoT provisioning emulators.")
     parser.add_argument("--log-level", default=os.environ.get("PROVEMU_LOG_LEVEL", "INFO"),
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
     parser.add_argument("--log-format", default=os.environ.get("PROVEMU_LOG_FORMAT", "text"),

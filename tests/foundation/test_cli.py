@@ -76,6 +76,13 @@ def test_bad_flag_exits_non_zero(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1].startswith("provemu: ")
 
 
+def test_unknown_flag_exits_with_one_line(tmp_path: Path) -> None:
+    result = subprocess.run([*PROVEMU, "serve", "aws", "--bogus"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if "unavailable" not in line]
+    assert lines == ["provemu: unrecognized arguments: --bogus (see 'provemu --help')"]
+
+
 def test_port_in_use_exits_with_one_clear_line(tmp_path: Path) -> None:
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
