@@ -21,6 +21,8 @@ from protocols.esp.wifi import AccessPoint, FailReason, StaState, WifiEnvironmen
 
 H = bytes.fromhex
 
+SPEC_STATION_IP = "192.168.1.50"  # spec vector (§7.2 GetStatus bytes): encoded, never contacted
+
 
 def fixed(*chunks: bytes) -> Callable[[int], bytes]:
     it = iter(chunks)
@@ -199,8 +201,8 @@ def test_get_status_connecting() -> None:
 def test_get_status_connected() -> None:
     station = WifiStation()
     station.sta_state = StaState.CONNECTED
-    station.connected = AccessPoint(b"HomeNet", H("aabbccddee01"), channel=6, auth=3, ip4_addr="192.168.1.50")
-    assert _status_bytes(station) == H("08015a255a230a0c") + b"192.168.1.50" + H("10031a07") + b"HomeNet" + \
+    station.connected = AccessPoint(b"HomeNet", H("aabbccddee01"), channel=6, auth=3, ip4_addr=SPEC_STATION_IP)
+    assert _status_bytes(station) == H("08015a255a230a0c") + SPEC_STATION_IP.encode() + H("10031a07") + b"HomeNet" + \
         H("2206aabbccddee012806")
 
 

@@ -23,7 +23,7 @@ from protocols.esp.wifi import (
 )
 
 AP = AccessPoint(b"HomeNet", bytes.fromhex("aabbccddee01"), channel=6, rssi=-40, auth=3, passphrase=b"secretpw",
-                 ip4_addr="192.168.1.50")
+                 ip4_addr="127.0.0.50")
 OPEN_AP = AccessPoint(b"Cafe", bytes.fromhex("aabbccddee02"), channel=1, rssi=-70, auth=0)
 
 
@@ -54,7 +54,7 @@ def test_connects_with_ip_after_configured_delays() -> None:
     assert provision(wifi, "HomeNet", "secretpw") == 0
     assert status(wifi, 3.9).status is msgs.WifiStatus.CONNECTING
     reading = status(wifi, 4.0)
-    assert reading.status is msgs.WifiStatus.CONNECTED and reading.ip4_addr == "192.168.1.50"
+    assert reading.status is msgs.WifiStatus.CONNECTED and reading.ip4_addr == "127.0.0.50"
     assert wifi.station.prov_state is ProvState.SUCCESS
 
 
