@@ -97,3 +97,22 @@ def test_csr_signing_and_bad_csrs(tmp_path: Path) -> None:
         sign_csr(pki.ca, "GibberishCsr")
     with pytest.raises(CsrError):
         sign_csr(pki.ca, make_csr(generate_key("rsa", rsa_bits=1024), "weak"))
+
+
+def test_cli_logging_follows_the_current_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+    import logging
+    import sys
+
+    from emulators.logs import configure_logging
+
+    configure_logging("INFO")
+    original, sys.stderr = sys.stderr, io.StringIO()
+    try:
+        logging.getLogger("provemu.test").info("into the swapped stream")
+        assert "into the swapped stream" in sys.stderr.getvalue()
+        sys.stderr.close()
+    finally:
+        sys.stderr = original
+    logging.getLogger("provemu.test").info("after the swapped stream closed")
+    assert "after the swapped stream closed" in capsys.readouterr().err
