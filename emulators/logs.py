@@ -25,7 +25,7 @@ class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever `sys.stderr` is at the time of each record, not the one at set-up; a caller that
     swaps stderr (a test runner capturing output) then never leaves a handler on a closed stream."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
