@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives import serialization
 
 from emulators.aws.claims import create_claim
 from emulators.aws.registry import RegistryError
@@ -220,7 +221,6 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
 
 
 def _claim_json(pair: Any, expiration: float | None) -> dict[str, Any]:
-    from cryptography.hazmat.primitives import serialization
     public = pair.cert.public_key().public_bytes(serialization.Encoding.PEM,
                                                  serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     out = {"certificateId": pair.certificate_id, "certificatePem": pair.cert_pem().decode(),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from certs.devpki import DevPKI
 from certs.pki import CsrError, certificate_id, issue_client_cert, load_certificate, sign_csr
@@ -173,7 +174,6 @@ class FleetProvisioningService:
 
     def _record_new_certificate(self, cert: x509.Certificate, claim_id: str | None,
                                 client_id: str) -> tuple[str, str, str]:
-        from cryptography.hazmat.primitives import serialization
         pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         cert_id = certificate_id(cert)
         token = secrets.token_urlsafe(48)
