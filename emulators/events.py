@@ -18,6 +18,26 @@ from emulators.clock import Clock, SystemClock
 
 log = logging.getLogger("provemu.events")
 
+SHARED_KINDS: dict[str, str] = {
+    "started": "the emulator, or one device or node in it, began serving (data: what and where)",
+    "stopped": "the emulator, or one device or node in it, stopped serving",
+    "request": "a request arrived (data: transport, operation or endpoint, peer)",
+    "bad_request": "a request the protocol rejects, answered with its protocol error (data: transport, reason)",
+    "fault_applied": "a configured fault changed an exchange (data: fault id, action, where)",
+    "session_opened": "a connection or protocol session began (data: transport, peer or session)",
+    "session_closed": "a connection or protocol session ended (data: transport, reason)",
+    "state_changed": "a device changed state (data: device, state, and what moved it)",
+}
+"""What every emulator does, under one name each; an emulator's own kinds come from its catalogue."""
+
+
+def catalogue(own: dict[str, str]) -> dict[str, str]:
+    """An emulator's event catalogue: the shared kinds plus its own, which must not redefine a shared one."""
+    clash = sorted(set(own) & set(SHARED_KINDS))
+    if clash:
+        raise ValueError(f"event kinds {clash} are shared kinds; use them without redefining")
+    return {**SHARED_KINDS, **own}
+
 
 @dataclass(frozen=True)
 class Event:

@@ -16,6 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
+TRANSPORT_ACTIONS: dict[str, str] = {
+    "drop": "close the connection (or discard the datagram) instead of answering",
+    "delay": "answer after params.seconds",
+    "never_answer": "keep the request unanswered, so the client times out",
+}
+
 
 class FaultError(ValueError):
     """A fault definition the caller sent is invalid."""
@@ -83,6 +89,46 @@ class FaultPlan:
 
     def clear(self) -> None:
         self._faults.clear()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a transport fault does to one answer: send it after `delay` seconds, or `drop` the connection,
+    or `never_answer`. Cores return it with their answer; drivers apply it to their transport."""
+
+    delay: float = 0.0
+    drop: bool = False
+    never_answer: bool = False
+
+    @property
+    def answers(self) -> bool:
+        return not (self.drop or self.never_answer)
+
+    @classmethod
+    def of(cls, fault: Fault | None) -> Delivery:
+        """The delivery a fault asks for; a fault of another action (or none) leaves the answer alone."""
+        if fault is None:
+            return NORMAL_DELIVERY
+        if fault.action == "drop":
+            return cls(drop=True)
+        if fault.action == "never_answer":
+            return cls(never_answer=True)
+        if fault.action == "delay":
+            return cls(delay=seconds_param(fault.params))
+        return NORMAL_DELIVERY
+
+
+NORMAL_DELIVERY = Delivery()
+
+
+def seconds_param(params: Mapping[str, Any], key: str = "seconds", default: float = 1.0) -> float:
+    """A fault's duration parameter: a finite, non-negative number of seconds (at most a day), else `default`."""
+    raw = params.get(key, default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return default
+    return value if 0.0 <= value <= 86_400.0 else default
 
 
 def fault_routes(plan: FaultPlan) -> list[web.RouteDef]:
