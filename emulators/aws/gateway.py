@@ -119,10 +119,18 @@ class MqttConnection(asyncio.Protocol):
                           alpn=self.alpn, certificate_id=self.principal.certificate_id if self.principal else None)
 
     def data_received(self, data: bytes) -> None:
-        events = self.session.receive_data(data, self.gateway.clock.monotonic())
-        for event in events:
+        now = self.gateway.clock.monotonic()
+        self.session.receive_data(data, now)
+        self.serve(now)
+
+    def serve(self, now: float) -> None:
+        """Decide on every event the buffered bytes complete, one at a time, then write the answers."""
+        session = self.session
+        while (event := session.next_event(now)) is not None:
             self.gateway.handle(self, event)
         self.flush()
+        if self.transport is not None and not self.transport.is_closing() and session.awaiting_decision:
+            self.transport.pause_reading()  # a CONNECT left unanswered: let TCP hold what follows
         self._arm_keepalive()
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -1,12 +1,17 @@
 """One MQTT connection as AWS IoT Core's message broker sees it: a sans-I/O state machine.
 
-Feed received bytes to `receive_data(data, now)`; it returns events for the gateway to decide on
-(CONNECT, PUBLISH, SUBSCRIBE, ...), and the gateway answers through methods (`accept_connect`,
-`ack_publish`, `suback`, `send_publish`, ...). Bytes to write accumulate in `data_to_send()`.
+Feed received bytes to `receive_data(data, now)`, then take events one at a time with `next_event(now)` until
+it returns None, deciding on each before taking the next (CONNECT, PUBLISH, SUBSCRIBE, ...): the gateway answers
+through methods (`accept_connect`, `ack_publish`, `suback`, `send_publish`, ...). Bytes to write accumulate in
+`data_to_send()`. Because every event is decided before the next packet is decoded, the outcome of a byte stream
+does not depend on how it was split into reads: a client may pipeline SUBSCRIBE/PUBLISH right behind its CONNECT
+(MQTT 3.1.1 §3.1.4), and a bad packet after a QoS 1 PUBLISH closes the session only after that PUBLISH was answered.
 
 Invariants:
 - state moves only along TRANSITIONS; CLOSED is final and absorbs every input;
-- before CONNECTED only CONNECT is legal, and only once; a second CONNECT is a protocol error;
+- while a CONNECT awaits its decision (CONNECTING) no further packet is decoded: what follows stays buffered
+  (`awaiting_decision` tells the driver to stop reading) and is served once the connection is accepted;
+- CONNECT is legal only as the first packet; a second CONNECT is a protocol error;
 - QoS 2 is never acknowledged (AWS answers neither PUBACK nor SUBACK for it) and never delivered;
 - at most `max_inflight` unacknowledged QoS 1 messages go out; packet ids are never reused while in flight;
 - a protocol violation closes the session, sending MQTT 5 DISCONNECT with the reason code first.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from protocols.errors import LocalProtocolError
 from protocols.mqtt.codec import PacketDecoder, encode, encode_unsupported_version_connack
 from protocols.mqtt.errors import MqttProtocolError
 from protocols.mqtt.packets import (
@@ -65,7 +71,7 @@ TRANSITIONS: dict[tuple[SessionState, Input], SessionState] = {
 }
 
 
-class SessionUsageError(Exception):
+class SessionUsageError(LocalProtocolError):
     """The gateway called a method the session's state does not allow (a local error)."""
 
 
@@ -165,25 +171,32 @@ class BrokerSession:
     def _send(self, packet: Packet) -> None:
         self._out += encode(packet, self.protocol_level)
 
+    @property
+    def awaiting_decision(self) -> bool:
+        """A CONNECT waits for accept/refuse; nothing more is decoded until then."""
+        return self.state is SessionState.CONNECTING
+
     # input
-    def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Buffer bytes from the client; take the events they complete with `next_event`."""
         if self.closed:
-            return []
+            return
         self._last_received = now
         self._decoder.receive_data(data)
-        events: list[SessionEvent] = []
-        while not self.closed:
+
+    def next_event(self, now: float) -> SessionEvent | None:
+        """The next event to decide on, or None when more bytes or a CONNECT decision are needed, or closed."""
+        while not self.closed and not self.awaiting_decision:
             try:
                 packet = self._decoder.next_packet()
                 if packet is None:
-                    break
+                    return None
                 event = self._handle(packet, now)
             except MqttProtocolError as error:
-                events.append(self._violation(error))
-                break
+                return self._violation(error)
             if event is not None:
-                events.append(event)
-        return events
+                return event
+        return None
 
     def _handle(self, packet: Packet, now: float) -> SessionEvent | None:
         if isinstance(packet, Connect):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from protocols.errors import LocalProtocolError, RemoteProtocolError
+
 from .enums import ReasonCode
 
 
-class MqttProtocolError(Exception):
+class MqttProtocolError(RemoteProtocolError):
     """The peer violated MQTT; the only exception a decoder raises for any input bytes.
 
     `reason_code` is the MQTT 5 reason code a server sends in its DISCONNECT (or CONNACK, before
@@ -28,5 +30,5 @@ class MqttProtocolError(Exception):
         self.unsupported_protocol_level = unsupported_protocol_level
 
 
-class MqttUsageError(Exception):
+class MqttUsageError(LocalProtocolError):
     """Our caller asked for something MQTT cannot express (e.g. an MQTT 5-only packet at level 4)."""

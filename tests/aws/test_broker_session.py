@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +17,7 @@ from protocols.aws.broker_session import (
     ProtocolViolation,
     PubAckReceived,
     PublishReceived,
+    SessionEvent,
     SessionState,
     SessionUsageError,
     SubscribeReceived,
@@ -25,20 +28,31 @@ from protocols.mqtt.packets import (
     ConnAck,
     Connect,
     Disconnect,
+    Packet,
     PingReq,
     PingResp,
     PubAck,
     Publish,
     ReasonCode,
+    SubAck,
     Subscribe,
     Subscription,
 )
 from protocols.mqtt.properties import Properties
 
 
+def feed(session: BrokerSession, data: bytes, now: float) -> list[SessionEvent]:
+    """Buffer `data` and take every event it completes (without deciding on a CONNECT)."""
+    session.receive_data(data, now)
+    events = []
+    while (event := session.next_event(now)) is not None:
+        events.append(event)
+    return events
+
+
 def connected(level: int = 4, keepalive: int = 60) -> BrokerSession:
     session = BrokerSession(max_packet_size=200_000)
-    events = session.receive_data(encode(Connect("dev", keepalive=keepalive, protocol_level=level), level), 0.0)
+    events = feed(session, encode(Connect("dev", keepalive=keepalive, protocol_level=level), level), 0.0)
     assert isinstance(events[0], ConnectReceived)
     session.accept_connect()
     session.data_to_send()
@@ -56,36 +70,71 @@ def decode_all(data: bytes, level: int) -> list[object]:
 
 def test_connect_accept_and_ping() -> None:
     session = BrokerSession(max_packet_size=1000)
-    [event] = session.receive_data(encode(Connect("dev", keepalive=30), 4), 10.0)
+    [event] = feed(session, encode(Connect("dev", keepalive=30), 4), 10.0)
     assert isinstance(event, ConnectReceived) and session.state is SessionState.CONNECTING
     session.accept_connect()
     assert decode_all(session.data_to_send(), 4) == [ConnAck(False, ReasonCode.SUCCESS)]
-    assert session.receive_data(encode(PingReq(), 4), 11.0) == []
+    assert feed(session, encode(PingReq(), 4), 11.0) == []
     assert decode_all(session.data_to_send(), 4) == [PingResp()]
 
 
 def test_packets_before_connect_and_second_connect_are_protocol_errors() -> None:
     session = BrokerSession(max_packet_size=1000)
-    session.receive_data(encode(Connect("dev"), 4), 0.0)
-    [event] = session.receive_data(encode(PingReq(), 4), 0.0)
+    [event] = feed(session, encode(PingReq(), 4), 0.0)
     assert isinstance(event, ProtocolViolation) and session.closed
     session = connected(5)
-    [event] = session.receive_data(encode(Connect("again", protocol_level=5), 5), 0.0)
+    [event] = feed(session, encode(Connect("again", protocol_level=5), 5), 0.0)
     assert isinstance(event, ProtocolViolation)
     [disconnect] = decode_all(session.data_to_send(), 5)
     assert isinstance(disconnect, Disconnect) and disconnect.reason_code == ReasonCode.PROTOCOL_ERROR
 
 
+def test_packets_pipelined_behind_connect_wait_for_the_decision() -> None:
+    """MQTT 3.1.1 §3.1.4: a client may send more packets right after CONNECT, before the CONNACK (paho does)."""
+    session = BrokerSession(max_packet_size=1000)
+    wire = encode(Connect("dev"), 4) + encode(Subscribe(1, (Subscription("t/#", 1),)), 4) + encode(PingReq(), 4)
+    [event] = feed(session, wire, 0.0)
+    assert isinstance(event, ConnectReceived) and session.awaiting_decision
+    assert feed(session, b"", 0.0) == [] and session.data_to_send() == b""
+    session.accept_connect()
+    subscribe = session.next_event(0.0)
+    assert isinstance(subscribe, SubscribeReceived)
+    session.suback(1, [ReasonCode.GRANTED_QOS_1])
+    assert feed(session, b"", 0.0) == []
+    assert [type(p) for p in decode_all(session.data_to_send(), 4)] == [ConnAck, SubAck, PingResp]
+
+
+def test_a_refused_connect_discards_what_was_pipelined_behind_it() -> None:
+    session = BrokerSession(max_packet_size=1000)
+    feed(session, encode(Connect("dev"), 4) + encode(PingReq(), 4), 0.0)
+    session.refuse_connect(ReasonCode.NOT_AUTHORIZED)
+    assert feed(session, encode(PingReq(), 4), 0.0) == []
+    assert session.data_to_send() == bytes((0x20, 0x02, 0x00, 0x05)) and session.closed
+
+
+def test_a_qos1_publish_is_acknowledged_before_a_following_bad_packet_closes() -> None:
+    session = connected(5)
+    wire = encode(Publish("t", b"x", 1, packet_id=7), 5) + b"\xf0\x00"  # 0xF0: AUTH with reserved flags
+    [publish] = feed(session, wire[: len(wire) - 2], 1.0)
+    session.receive_data(wire[len(wire) - 2 :], 1.0)
+    assert isinstance(publish, PublishReceived)
+    session.ack_publish(7)
+    violation = session.next_event(1.0)
+    assert isinstance(violation, ProtocolViolation) and session.closed
+    packets = decode_all(session.data_to_send(), 5)
+    assert isinstance(packets[0], PubAck) and packets[0].packet_id == 7 and isinstance(packets[1], Disconnect)
+
+
 def test_refuse_connect_v311_can_send_aws_code_7() -> None:
     session = BrokerSession(max_packet_size=1000)
-    session.receive_data(encode(Connect("dev"), 4), 0.0)
+    feed(session, encode(Connect("dev"), 4), 0.0)
     session.refuse_connect(ReasonCode.NOT_AUTHORIZED, 7)
     assert session.data_to_send() == bytes((0x20, 0x02, 0x00, 0x07)) and session.closed
 
 
 def test_refuse_connect_v5_sends_reason() -> None:
     session = BrokerSession(max_packet_size=1000)
-    session.receive_data(encode(Connect("dev", protocol_level=5), 5), 0.0)
+    feed(session, encode(Connect("dev", protocol_level=5), 5), 0.0)
     session.refuse_connect(ReasonCode.NOT_AUTHORIZED)
     assert decode_all(session.data_to_send(), 5) == [ConnAck(False, ReasonCode.NOT_AUTHORIZED)]
 
@@ -94,14 +143,14 @@ def test_unsupported_protocol_level_gets_connack_before_close() -> None:
     session = BrokerSession(max_packet_size=1000)
     raw = bytearray(encode(Connect("dev"), 4))
     raw[8] = 6  # protocol level byte after the fixed header and "MQTT"
-    [event] = session.receive_data(bytes(raw), 0.0)
+    [event] = feed(session, bytes(raw), 0.0)
     assert isinstance(event, ProtocolViolation) and session.closed
     assert session.data_to_send() == b"\x20\x03\x00\x84\x00"  # CONNACK 0x84 Unsupported Protocol Version
 
 
 def test_topic_alias_is_refused() -> None:
     session = connected(5)
-    [event] = session.receive_data(encode(Publish("a", b"", 0, properties=Properties(topic_alias=1)), 5), 1.0)
+    [event] = feed(session, encode(Publish("a", b"", 0, properties=Properties(topic_alias=1)), 5), 1.0)
     assert isinstance(event, ProtocolViolation) and event.error.reason_code == ReasonCode.TOPIC_ALIAS_INVALID
 
 
@@ -121,14 +170,14 @@ def test_outbound_qos1_window_and_packet_ids() -> None:
     assert session.send_publish("t", b"qos0 still goes", 0)
     sent = decode_all(session.data_to_send(), 4)
     assert [p.packet_id for p in sent if isinstance(p, Publish)] == [1, 2, None]
-    session.receive_data(encode(PubAck(1), 4), 1.0)
+    feed(session, encode(PubAck(1), 4), 1.0)
     assert session.send_publish("t", b"3", 1)
     assert [p.packet_id for p in decode_all(session.data_to_send(), 4)] == [3]  # type: ignore[attr-defined]
 
 
 def test_qos_is_capped_at_one_and_client_max_packet_size_respected() -> None:
     session = BrokerSession(max_packet_size=1000)
-    session.receive_data(encode(Connect("d", protocol_level=5, properties=Properties(maximum_packet_size=50)), 5), 0)
+    feed(session, encode(Connect("d", protocol_level=5, properties=Properties(maximum_packet_size=50)), 5), 0)
     session.accept_connect()
     session.data_to_send()
     assert not session.send_publish("t", b"x" * 100, 1)
@@ -152,7 +201,7 @@ def test_keepalive_rules_and_expiry() -> None:
 
 def test_v5_connack_announces_adjusted_keepalive() -> None:
     session = BrokerSession(max_packet_size=1000)
-    session.receive_data(encode(Connect("d", keepalive=4000, protocol_level=5), 5), 0.0)
+    feed(session, encode(Connect("d", keepalive=4000, protocol_level=5), 5), 0.0)
     session.accept_connect()
     [connack] = decode_all(session.data_to_send(), 5)
     assert isinstance(connack, ConnAck) and connack.properties.server_keep_alive == 1200
@@ -165,9 +214,9 @@ def test_zero_keepalive_means_thirty_minutes_idle() -> None:
 
 def test_client_disconnect_closes() -> None:
     session = connected()
-    [event] = session.receive_data(encode(Disconnect(), 4), 1.0)
+    [event] = feed(session, encode(Disconnect(), 4), 1.0)
     assert isinstance(event, ClientDisconnected) and session.closed
-    assert session.receive_data(encode(PingReq(), 4), 2.0) == []
+    assert feed(session, encode(PingReq(), 4), 2.0) == []
 
 
 # A property over (state x input): whatever a client sends, the session only moves along the table,
@@ -187,8 +236,10 @@ def test_session_moves_only_along_the_table(inputs: list[bytes], accept: list[bo
     allowed_targets = {target for target in TRANSITIONS.values()} | {SessionState.AWAIT_CONNECT}
     for index, data in enumerate(inputs):
         before = session.state
-        events = session.receive_data(data, float(index))
-        for event in events:
+        session.receive_data(data, float(index))
+        events = []
+        while (event := session.next_event(float(index))) is not None:
+            events.append(event)
             assert isinstance(event, ConnectReceived | PublishReceived | SubscribeReceived | ClientDisconnected
                               | ProtocolViolation | PubAckReceived)
             if isinstance(event, ConnectReceived):
@@ -200,3 +251,52 @@ def test_session_moves_only_along_the_table(inputs: list[bytes], accept: list[bo
         if before is SessionState.CLOSED:
             assert session.state is SessionState.CLOSED and events == []
         session.data_to_send()
+
+
+# The outcome of a valid packet stream does not depend on how it is split into reads (MQTT 3.1.1 §3.1.4 lets a
+# client pipeline packets behind CONNECT), and no input makes the session raise: only ProtocolViolation.
+
+valid_after_connect: st.SearchStrategy[list[Packet]] = st.lists(st.sampled_from([
+    PingReq(), Publish("t/1", b"x", 1, packet_id=1), Publish("t/2", b"", 0), Subscribe(2, (Subscription("t/#", 1),)),
+    PubAck(9),
+]), max_size=8)
+
+
+def _serve(session: BrokerSession, pieces: list[bytes]) -> tuple[list[str], bytes]:
+    """Feed `pieces` one read at a time, deciding on each event as a gateway would; what happened and was sent."""
+    seen: list[str] = []
+    sent = b""
+    for piece in pieces:
+        session.receive_data(piece, 0.0)
+        while (event := session.next_event(0.0)) is not None:
+            seen.append(type(event).__name__)
+            if isinstance(event, ConnectReceived):
+                session.accept_connect()
+            elif isinstance(event, PublishReceived) and event.packet.qos == 1 and event.packet.packet_id:
+                session.ack_publish(event.packet.packet_id)
+            elif isinstance(event, SubscribeReceived):
+                session.suback(event.packet.packet_id, [ReasonCode.GRANTED_QOS_1])
+        sent += session.data_to_send()
+    return seen, sent
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_after_connect, st.sampled_from([4, 5]), st.lists(st.integers(min_value=0, max_value=400), max_size=6))
+def test_outcome_does_not_depend_on_how_the_stream_is_split(packets: list[Packet], level: int,
+                                                            cuts: list[int]) -> None:
+    wire = encode(Connect("dev", protocol_level=level), level) + b"".join(encode(p, level) for p in packets)
+    edges = sorted({0, len(wire), *(c % (len(wire) + 1) for c in cuts)})
+    split = [wire[a:b] for a, b in itertools.pairwise(edges)]
+    whole = _serve(BrokerSession(max_packet_size=1000), [wire])
+    assert _serve(BrokerSession(max_packet_size=1000), split) == whole
+    assert _serve(BrokerSession(max_packet_size=1000), [bytes([b]) for b in wire]) == whole
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64), st.sampled_from([4, 5]))
+def test_any_bytes_after_connect_only_end_in_a_protocol_violation(garbage: bytes, level: int) -> None:
+    session = BrokerSession(max_packet_size=1000)
+    seen, _ = _serve(session, [encode(Connect("dev", protocol_level=level), level) + garbage])
+    assert seen[0] == "ConnectReceived"
+    assert set(seen) <= {"ConnectReceived", "PublishReceived", "SubscribeReceived", "UnsubscribeReceived",
+                         "PubAckReceived", "ClientDisconnected", "ProtocolViolation"}

@@ -165,3 +165,35 @@ async def test_awsiotpythonsdk_v1_on_443_with_alpn(tmp_path: Path) -> None:
         assert event.data["alpn"] == "x-amzn-mqtt-ca"
     finally:
         await context.__aexit__(None, None, None)
+
+
+def _paho_pipelined(aws: AwsHandles, protocol: int) -> tuple[Any, Any, Any]:
+    """paho's everyday pattern: connect(), then subscribe() and publish() at once, before any CONNACK arrived."""
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"paho-pipelined-{protocol}", protocol=protocol)
+    context = ssl.create_default_context(cafile=str(aws.pki / "ca.pem"))
+    context.load_cert_chain(aws.pki / "claim.pem", aws.pki / "claim.key")
+    client.tls_set_context(context)
+    inbox: queue.Queue[Any] = queue.Queue()
+    connected: queue.Queue[Any] = queue.Queue()
+    subscribed: queue.Queue[Any] = queue.Queue()
+    client.on_message = lambda c, u, msg: inbox.put(msg)
+    client.on_connect = lambda c, u, flags, rc, props=None: connected.put(rc)
+    client.on_subscribe = lambda c, u, mid, codes, props=None: subscribed.put(codes)
+    client.connect("localhost", aws.port)  # sends CONNECT; the loop is not running, so no CONNACK was read
+    client.subscribe("$aws/certificates/create/json/accepted", 1)
+    client.publish("$aws/certificates/create/json", b"{}", 1)
+    client.loop_start()
+    try:
+        return connected.get(timeout=TIMEOUT), subscribed.get(timeout=TIMEOUT), inbox.get(timeout=TIMEOUT)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+@pytest.mark.parametrize("protocol", [paho.MQTTv311, paho.MQTTv5], ids=["mqtt311", "mqtt5"])
+async def test_paho_packets_sent_before_connack_are_served(aws: AwsHandles, protocol: int) -> None:
+    rc, codes, message = await asyncio.to_thread(_paho_pipelined, aws, protocol)
+    assert not rc.is_failure
+    assert [int(code.value) if hasattr(code, "value") else int(code) for code in codes] == [1]
+    assert message.topic == "$aws/certificates/create/json/accepted"
+    assert "certificateOwnershipToken" in json.loads(message.payload)
