@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from aiohttp import web
-
 from certs.devpki import DevPKI
 from emulators.clock import Clock
 from emulators.events import EventLog
+from emulators.routes import Route
 from emulators.state import StateStore
 
 
@@ -73,11 +72,9 @@ class Emulator(abc.ABC):
     def ready_info(self) -> dict[str, str]:
         return {}
 
-    def control_routes(self) -> list[web.RouteDef]:
+    def control_routes(self) -> list[Route]:
+        """The emulator's control operations, mounted under `/api/<name>` (routes and OpenAPI both come from them)."""
         return []
-
-    def openapi_paths(self) -> dict[str, Any]:
-        return {}
 
     def emit(self, kind: str, **data: Any) -> None:
         self.ctx.events.emit(self.name, kind, **data)

@@ -1,40 +1,53 @@
-"""The control API: health, OpenAPI document, the event stream, and each emulator's `/api/<name>` routes."""
+"""The control API: health, the OpenAPI document, the event stream, and each emulator's `/api/<name>` routes.
+
+Every operation is declared once as a `Route` (emulators/routes.py); the aiohttp routes and the OpenAPI
+document are both generated from those declarations.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from emulators.base import Emulator
 from emulators.events import EventLog
+from emulators.routes import (
+    BAD_REQUEST,
+    INTEGER,
+    MAX_BODY_BYTES,
+    NUMBER,
+    STRING,
+    ControlError,
+    Param,
+    Reply,
+    Route,
+    array,
+    obj,
+    openapi_paths,
+    query_int,
+)
 
-_BASE_PATHS: dict[str, Any] = {
-    "/healthz": {"get": {"summary": "Liveness and every emulator's listeners",
-                         "responses": {"200": {"description": "healthy"}}}},
-    "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
-    "/api/events": {"get": {
-        "summary": "Events after a cursor, oldest first",
-        "parameters": [
-            {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-            {"name": "emulator", "in": "query", "schema": {"type": "string"}},
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-        ],
-        "responses": {"200": {"description": "{events: [...], cursor: int}"},
-                      "400": {"description": "bad query"}}}},
-    "/api/events/stream": {"get": {
-        "summary": "Server-sent events: the same events, live",
-        "parameters": [{"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                       {"name": "emulator", "in": "query", "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "text/event-stream"}}}},
-}
+API_VERSION = "0.1.0"
+LISTENER_SCHEMA = obj(("name", "transport", "host", "port"), name=STRING, transport=STRING, host=STRING,
+                      port=INTEGER)
+EVENT_SCHEMA = obj(("cursor", "time", "emulator", "kind", "data"), cursor=INTEGER, time=NUMBER, emulator=STRING,
+                   kind=STRING, data={"type": "object"})
 
 
-def build_control_app(emulators: Mapping[str, Emulator], events: EventLog) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+class ControlSurface(Protocol):
+    """What the control API needs of an emulator: its listeners and its declared routes."""
+
+    def listeners(self) -> list[Any]: ...
+
+    def control_routes(self) -> list[Route]: ...
+
+
+def build_control_app(emulators: Mapping[str, ControlSurface], events: EventLog) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    per_emulator = {name: emu.control_routes() for name, emu in emulators.items()}
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({
@@ -44,31 +57,18 @@ def build_control_app(emulators: Mapping[str, Emulator], events: EventLog) -> we
         })
 
     async def openapi(_: web.Request) -> web.Response:
-        paths = dict(_BASE_PATHS)
-        for emu in emulators.values():
-            paths.update(emu.openapi_paths())
-        return web.json_response({
-            "openapi": "3.1.0",
-            "info": {"title": "provemu control API", "version": "0.1.0"},
-            "paths": paths,
-        })
+        return web.json_response(openapi_document(base, per_emulator))
 
     async def list_events(request: web.Request) -> web.Response:
-        try:
-            since, limit = _int_query(request, "since", 0) or 0, _int_query(request, "limit", None)
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+        since = query_int(request, "since", 0) or 0
+        limit = query_int(request, "limit", None, minimum=1)
         found = events.since(since, request.query.get("emulator"), limit)
-        cursor = found[-1].cursor if found else max(since, 0)
+        cursor = found[-1].cursor if found else since
         return web.json_response({"events": [e.to_json() for e in found], "cursor": cursor})
 
     async def stream_events(request: web.Request) -> web.StreamResponse:
-        try:
-            since = _int_query(request, "since", 0) or 0
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "Cache-Control": "no-cache"})
+        since = query_int(request, "since", 0) or 0
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
         try:
             async for event in events.stream(since, request.query.get("emulator")):
@@ -78,29 +78,36 @@ def build_control_app(emulators: Mapping[str, Emulator], events: EventLog) -> we
             pass
         return response
 
-    app.add_routes([
-        web.get("/healthz", healthz),
-        web.get("/openapi.json", openapi),
-        web.get("/api/events", list_events),
-        web.get("/api/events/stream", stream_events),
-    ])
-    for name, emu in emulators.items():
-        routes = emu.control_routes()
+    since = Param("since", {"type": "integer", "minimum": 0}, "only events after this cursor")
+    emulator = Param("emulator", STRING, "only this emulator's events")
+    base = [
+        Route("GET", "/healthz", healthz, "Liveness and every emulator's listeners", {200: Reply("healthy", obj(
+            ("status", "emulators"), status=STRING, emulators={"type": "object", "additionalProperties": obj(
+                ("listeners",), listeners=array(LISTENER_SCHEMA))}))}),
+        Route("GET", "/openapi.json", openapi, "This document", {200: Reply("the OpenAPI document", obj())}),
+        Route("GET", "/api/events", list_events, "Events after a cursor, oldest first",
+              {200: Reply("events and the cursor to resume from",
+                          obj(("events", "cursor"), events=array(EVENT_SCHEMA), cursor=INTEGER)),
+               400: BAD_REQUEST},
+              query=(since, emulator, Param("limit", {"type": "integer", "minimum": 1}, "at most this many"))),
+        Route("GET", "/api/events/stream", stream_events, "Server-sent events: the same events, live",
+              {200: Reply("text/event-stream; each event's data is one event object"), 400: BAD_REQUEST},
+              query=(since, emulator)),
+    ]
+    app.add_routes([route.aiohttp() for route in base])
+    for name, routes in per_emulator.items():
         if routes:
-            sub = web.Application(client_max_size=1024 * 1024)
-            sub.add_routes(routes)
+            sub = web.Application(client_max_size=MAX_BODY_BYTES)
+            sub.add_routes([route.aiohttp() for route in routes])
             app.add_subapp(f"/api/{name}", sub)
     return app
 
 
-def _int_query(request: web.Request, key: str, default: int | None) -> int | None:
-    raw = request.query.get(key)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{key} must be an integer") from None
-    if value < 0:
-        raise ValueError(f"{key} must not be negative")
-    return value
+def openapi_document(base: list[Route], per_emulator: Mapping[str, list[Route]]) -> dict[str, Any]:
+    paths = openapi_paths("", base)
+    for name, routes in per_emulator.items():
+        paths.update(openapi_paths(f"/api/{name}", routes))
+    return {"openapi": "3.1.0", "info": {"title": "provemu control API", "version": API_VERSION}, "paths": paths}
+
+
+__all__ = ["ControlError", "ControlSurface", "build_control_app", "openapi_document"]

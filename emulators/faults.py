@@ -16,6 +16,20 @@ from typing import Any
 
 from aiohttp import web
 
+from emulators.routes import (
+    BAD_REQUEST,
+    INTEGER,
+    NO_CONTENT,
+    NOT_FOUND,
+    STRING,
+    ControlError,
+    Reply,
+    Route,
+    array,
+    json_object,
+    obj,
+)
+
 TRANSPORT_ACTIONS: dict[str, str] = {
     "drop": "close the connection (or discard the datagram) instead of answering",
     "delay": "answer after params.seconds",
@@ -131,23 +145,23 @@ def seconds_param(params: Mapping[str, Any], key: str = "seconds", default: floa
     return value if 0.0 <= value <= 86_400.0 else default
 
 
-def fault_routes(plan: FaultPlan) -> list[web.RouteDef]:
-    """Control routes `GET/POST/DELETE /faults` and `DELETE /faults/{id}` for one emulator's plan."""
+def fault_routes(plan: FaultPlan) -> list[Route]:
+    """Control routes `GET/POST/DELETE /faults` and `DELETE /faults/{fault_id}` for one emulator's plan."""
 
     async def list_faults(_: web.Request) -> web.Response:
         return web.json_response({"actions": plan.actions, "faults": [f.to_json() for f in plan.list()]})
 
     async def add_fault(request: web.Request) -> web.Response:
+        body = await json_object(request)
+        action, match, params = body.get("action"), body.get("match") or {}, body.get("params") or {}
+        if not isinstance(action, str):
+            raise ControlError(400, "body must be a JSON object with a string 'action'")
+        if not isinstance(match, dict) or not isinstance(params, dict):
+            raise ControlError(400, "'match' and 'params' must be JSON objects")
         try:
-            body = await request.json()
-            if not isinstance(body, dict) or not isinstance(body.get("action"), str):
-                raise FaultError("body must be a JSON object with a string 'action'")
-            match, params = body.get("match") or {}, body.get("params") or {}
-            if not isinstance(match, dict) or not isinstance(params, dict):
-                raise FaultError("'match' and 'params' must be JSON objects")
-            fault = plan.add(body["action"], match, params, body.get("count"))
-        except (ValueError, FaultError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+            fault = plan.add(action, match, params, body.get("count"))
+        except FaultError as exc:
+            raise ControlError(400, str(exc)) from None
         return web.json_response(fault.to_json(), status=201)
 
     async def clear_faults(_: web.Request) -> web.Response:
@@ -155,44 +169,24 @@ def fault_routes(plan: FaultPlan) -> list[web.RouteDef]:
         return web.Response(status=204)
 
     async def delete_fault(request: web.Request) -> web.Response:
-        if plan.remove(request.match_info["fault_id"]):
-            return web.Response(status=204)
-        return web.json_response({"error": "no such fault"}, status=404)
+        if not plan.remove(request.match_info["fault_id"]):
+            raise ControlError(404, "no such fault")
+        return web.Response(status=204)
 
+    action = {"type": "string", "enum": sorted(plan.actions),
+              "description": "; ".join(f"{k}: {v}" for k, v in sorted(plan.actions.items()))}
+    fault = obj(("action",), action=action,
+                match={"type": "object", "additionalProperties": STRING,
+                       "description": "attribute -> glob pattern; all must match"},
+                params={"type": "object"}, count={"type": ["integer", "null"], "minimum": 1})
+    stored = obj(("id", "action", "match", "params", "count", "hits"), id=STRING, **fault["properties"],
+                 hits=INTEGER)
     return [
-        web.get("/faults", list_faults),
-        web.post("/faults", add_fault),
-        web.delete("/faults", clear_faults),
-        web.delete("/faults/{fault_id}", delete_fault),
+        Route("GET", "/faults", list_faults, "The fault actions this emulator understands and the active faults",
+              {200: Reply("actions and faults", obj(("actions", "faults"), actions={
+                  "type": "object", "additionalProperties": STRING}, faults=array(stored)))}),
+        Route("POST", "/faults", add_fault, "Inject a fault", {201: Reply("created", stored), 400: BAD_REQUEST},
+              body=fault),
+        Route("DELETE", "/faults", clear_faults, "Remove every fault", {204: NO_CONTENT}),
+        Route("DELETE", "/faults/{fault_id}", delete_fault, "Remove one fault", {204: NO_CONTENT, 404: NOT_FOUND}),
     ]
-
-
-def fault_openapi(prefix: str, plan: FaultPlan) -> dict[str, Any]:
-    """The OpenAPI paths for `fault_routes`, under `prefix` (e.g. `/api/aws`)."""
-    fault_schema = {
-        "type": "object",
-        "required": ["action"],
-        "properties": {
-            "action": {"type": "string", "enum": sorted(plan.actions),
-                       "description": "; ".join(f"{k}: {v}" for k, v in sorted(plan.actions.items()))},
-            "match": {"type": "object", "additionalProperties": {"type": "string"},
-                      "description": "attribute -> glob pattern; all must match"},
-            "params": {"type": "object"},
-            "count": {"type": ["integer", "null"], "minimum": 1},
-        },
-    }
-    return {
-        f"{prefix}/faults": {
-            "get": {"summary": "List active faults", "responses": {"200": {"description": "faults"}}},
-            "post": {"summary": "Inject a fault",
-                     "requestBody": {"content": {"application/json": {"schema": fault_schema}}},
-                     "responses": {"201": {"description": "created"}, "400": {"description": "invalid"}}},
-            "delete": {"summary": "Remove every fault", "responses": {"204": {"description": "cleared"}}},
-        },
-        f"{prefix}/faults/{{fault_id}}": {
-            "delete": {"summary": "Remove one fault",
-                       "parameters": [{"name": "fault_id", "in": "path", "required": True,
-                                       "schema": {"type": "string"}}],
-                       "responses": {"204": {"description": "removed"}, "404": {"description": "unknown"}}},
-        },
-    }

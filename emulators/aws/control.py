@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -11,7 +11,24 @@ from cryptography.hazmat.primitives import serialization
 
 from emulators.aws.claims import create_claim
 from emulators.aws.registry import RegistryError
-from emulators.faults import fault_openapi, fault_routes
+from emulators.faults import fault_routes
+from emulators.routes import (
+    ANY_OBJECT,
+    BAD_REQUEST,
+    BOOLEAN,
+    INTEGER,
+    NO_CONTENT,
+    NOT_FOUND,
+    NUMBER,
+    STRING,
+    ControlError,
+    Handler,
+    Reply,
+    Route,
+    array,
+    json_object,
+    obj,
+)
 from protocols.aws.fleet_topics import is_valid_template_name
 from protocols.aws.policy import PolicyError, parse_policy
 from protocols.aws.templates import TemplateValidationError, parse_template
@@ -19,38 +36,32 @@ from protocols.aws.templates import TemplateValidationError, parse_template
 if TYPE_CHECKING:
     from emulators.aws.emulator import AwsEmulator
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
+_OPTIONAL_STRING = {"type": ["string", "null"]}
+TEMPLATE = obj(("templateName", "templateBody", "enabled", "defaultVersionId"), templateName=STRING,
+               templateBody=STRING, description=STRING, enabled=BOOLEAN, preProvisioningHookUrl=_OPTIONAL_STRING,
+               defaultVersionId=INTEGER)
+THING = obj(("thingName",), thingName=STRING, attributes=ANY_OBJECT, thingTypeName=_OPTIONAL_STRING,
+            thingGroups=array(STRING), billingGroup=_OPTIONAL_STRING, version=INTEGER, principals=array(STRING))
+CERTIFICATE = obj(("certificateId", "status"), certificateId=STRING, status=STRING, kind=_OPTIONAL_STRING,
+                  createdAt=NUMBER, expiresAt={"type": ["number", "null"]}, templateName=STRING,
+                  certificatePem=STRING, things=array(STRING), policies=array(STRING))
+CLAIM = obj(("certificateId", "certificatePem", "keyPair"), certificateId=STRING, certificatePem=STRING,
+            keyPair=obj(("PrivateKey", "PublicKey"), PrivateKey=STRING, PublicKey=STRING), expiration=NUMBER)
 TEMPLATE_BODY_LIMIT = 10_240
 DESCRIPTION_LIMIT = 500
 
 
-class BadRequest(Exception):
-    pass
-
-
-def _guard(handler: Handler) -> Handler:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
+def _registry_errors(handler: Handler) -> Handler:
+    """The registry's refusals (unknown or conflicting names) answered with the status each carries."""
+    async def answered(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except BadRequest as exc:
-            return web.json_response({"error": str(exc)}, status=400)
         except RegistryError as exc:
-            return web.json_response({"error": str(exc)}, status=exc.status)
-    return wrapped
+            raise ControlError(exc.status, str(exc)) from None
+    return answered
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise BadRequest(f"body is not JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
-    return body
-
-
-def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
+def control_routes(emu: AwsEmulator) -> list[Route]:
     registry = emu.registry
 
     def now() -> float:
@@ -60,32 +71,32 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
         return web.json_response({"templates": [t.to_json() for t in registry.templates()]})
 
     async def put_template(request: web.Request) -> web.StreamResponse:
-        body = await _json_object(request)
+        body = await json_object(request)
         name = request.match_info.get("name") or body.get("templateName")
         if not isinstance(name, str) or not is_valid_template_name(name):
-            raise BadRequest("templateName must be 1-36 characters of [0-9A-Za-z_-]")
+            raise ControlError(400, "templateName must be 1-36 characters of [0-9A-Za-z_-]")
         if request.method == "POST" and registry.template(name) is not None:
-            return web.json_response({"error": f"template {name} exists"}, status=409)
+            raise ControlError(409, f"template {name} exists")
         raw = body.get("templateBody")
         text = raw if isinstance(raw, str) else json.dumps(raw) if isinstance(raw, dict) else None
         if text is None:
-            raise BadRequest("templateBody must be a JSON string or object")
+            raise ControlError(400, "templateBody must be a JSON string or object")
         if len(text) > TEMPLATE_BODY_LIMIT:
-            raise BadRequest(f"templateBody longer than {TEMPLATE_BODY_LIMIT} characters")
+            raise ControlError(400, f"templateBody longer than {TEMPLATE_BODY_LIMIT} characters")
         try:
             parse_template(text, lenient=emu.config.lenient_templates)
         except TemplateValidationError as exc:
-            raise BadRequest(f"invalid template: {exc}") from exc
+            raise ControlError(400, f"invalid template: {exc}") from exc
         description = body.get("description", "")
         if not isinstance(description, str) or len(description) > DESCRIPTION_LIMIT:
-            raise BadRequest("description must be a string of at most 500 characters")
+            raise ControlError(400, "description must be a string of at most 500 characters")
         enabled = body.get("enabled", True)
         if not isinstance(enabled, bool):
-            raise BadRequest("enabled must be a boolean")
+            raise ControlError(400, "enabled must be a boolean")
         hook = body.get("preProvisioningHook") or {}
         hook_url = hook.get("url") if isinstance(hook, dict) else None
         if hook and not (isinstance(hook_url, str) and hook_url.startswith(("http://", "https://"))):
-            raise BadRequest("preProvisioningHook must be {\"url\": \"http(s)://...\"}")
+            raise ControlError(400, "preProvisioningHook must be {\"url\": \"http(s)://...\"}")
         row = registry.put_template(name, text, description, enabled, hook_url, now())
         emu.emit("template_saved", template=name, version=row.version)
         return web.json_response(row.to_json(), status=201 if request.method == "POST" else 200)
@@ -111,10 +122,10 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
         return web.json_response(_claim_json(pair, now() + 300), status=201)
 
     async def new_claim(request: web.Request) -> web.StreamResponse:
-        body = await _json_object(request) if request.can_read_body else {}
+        body = await json_object(request, optional=True)
         cn = body.get("commonName", "provemu claim")
         if not isinstance(cn, str) or not cn:
-            raise BadRequest("commonName must be a non-empty string")
+            raise ControlError(400, "commonName must be a non-empty string")
         pair = create_claim(registry, emu.ctx.pki, emu.config.region, emu.config.account_id, now(),
                             common_name=cn)
         emu.emit("claim_created", certificate_id=pair.certificate_id, temporary=False)
@@ -147,10 +158,10 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
                                   "policies": sorted(registry.policies_of_certificate(cert_id))})
 
     async def update_certificate(request: web.Request) -> web.StreamResponse:
-        body = await _json_object(request)
+        body = await json_object(request)
         status = body.get("status")
         if not isinstance(status, str):
-            raise BadRequest("status must be a string")
+            raise ControlError(400, "status must be a string")
         registry.set_certificate_status(request.match_info["cert_id"], status.upper())
         emu.emit("certificate_status", certificate_id=request.match_info["cert_id"], status=status.upper())
         return web.json_response({"certificateId": request.match_info["cert_id"], "status": status.upper()})
@@ -160,10 +171,10 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
         return web.Response(status=204)
 
     async def attach_policy(request: web.Request) -> web.StreamResponse:
-        body = await _json_object(request)
+        body = await json_object(request)
         name = body.get("policyName")
         if not isinstance(name, str):
-            raise BadRequest("policyName must be a string")
+            raise ControlError(400, "policyName must be a string")
         if registry.certificate(request.match_info["cert_id"]) is None:
             raise RegistryError(f"no certificate {request.match_info['cert_id']}")
         registry.attach_policy(name, request.match_info["cert_id"])
@@ -174,12 +185,12 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
                                                for n, d in registry.policies().items()]})
 
     async def put_policy(request: web.Request) -> web.StreamResponse:
-        body = await _json_object(request)
+        body = await json_object(request)
         document = body.get("policyDocument")
         try:
             policy = parse_policy(document if isinstance(document, str | dict) else "")
         except PolicyError as exc:
-            raise BadRequest(f"invalid policy: {exc}") from exc
+            raise ControlError(400, f"invalid policy: {exc}") from exc
         registry.put_policy(request.match_info["name"], policy.canonical_json, now())
         return web.json_response({"policyName": request.match_info["name"]}, status=201)
 
@@ -200,24 +211,55 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
                                   "claimCertificatePath": str(pki.directory / "claim.pem"),
                                   "claimKeyPath": str(pki.directory / "claim.key")})
 
+    template_in = obj(("templateBody",), templateName=STRING, templateBody={"type": ["string", "object"]},
+                      description=STRING, enabled=BOOLEAN, preProvisioningHook=obj(("url",), url=STRING))
+    template = Reply("the template", TEMPLATE)
     routes = [
-        web.get("/templates", list_templates), web.post("/templates", put_template),
-        web.get("/templates/{name}", get_template), web.put("/templates/{name}", put_template),
-        web.delete("/templates/{name}", delete_template),
-        web.post("/templates/{name}/provisioning-claim", provisioning_claim),
-        web.post("/claims", new_claim),
-        web.get("/things", list_things), web.get("/things/{name}", get_thing),
-        web.delete("/things/{name}", delete_thing),
-        web.get("/certificates", list_certificates), web.get("/certificates/{cert_id}", get_certificate),
-        web.put("/certificates/{cert_id}", update_certificate),
-        web.delete("/certificates/{cert_id}", delete_certificate),
-        web.post("/certificates/{cert_id}/policies", attach_policy),
-        web.get("/policies", list_policies), web.put("/policies/{name}", put_policy),
-        web.delete("/policies/{name}", delete_policy),
-        web.get("/connections", connections), web.get("/pki", pki_info), web.get("/keypool", keypool),
+        Route("GET", "/templates", list_templates, "List provisioning templates",
+              {200: Reply("templates", obj(("templates",), templates=array(TEMPLATE)))}),
+        Route("POST", "/templates", put_template, "Create a template", {201: template, 400: BAD_REQUEST,
+              409: Reply("a template of that name exists")}, body=template_in),
+        Route("GET", "/templates/{name}", get_template, "Describe a template", {200: template, 404: NOT_FOUND}),
+        Route("PUT", "/templates/{name}", put_template, "Create or replace a template",
+              {200: template, 400: BAD_REQUEST}, body=template_in),
+        Route("DELETE", "/templates/{name}", delete_template, "Delete a template", {204: NO_CONTENT, 404: NOT_FOUND}),
+        Route("POST", "/templates/{name}/provisioning-claim", provisioning_claim,
+              "CreateProvisioningClaim: a claim certificate valid for 5 minutes",
+              {201: Reply("the claim", CLAIM), 404: NOT_FOUND}),
+        Route("POST", "/claims", new_claim, "Create a long-lived ACTIVE claim certificate with the claim policy",
+              {201: Reply("the claim", CLAIM), 400: BAD_REQUEST}, body=obj(commonName=STRING)),
+        Route("GET", "/things", list_things, "List things",
+              {200: Reply("things", obj(("things",), things=array(THING)))}),
+        Route("GET", "/things/{name}", get_thing, "Describe a thing", {200: Reply("the thing", THING),
+                                                                        404: NOT_FOUND}),
+        Route("DELETE", "/things/{name}", delete_thing, "Delete a thing", {204: NO_CONTENT, 404: NOT_FOUND}),
+        Route("GET", "/certificates", list_certificates, "List certificates",
+              {200: Reply("certificates", obj(("certificates",), certificates=array(CERTIFICATE)))}),
+        Route("GET", "/certificates/{cert_id}", get_certificate, "Describe a certificate",
+              {200: Reply("the certificate, its PEM, things and policies", CERTIFICATE), 404: NOT_FOUND}),
+        Route("PUT", "/certificates/{cert_id}", update_certificate, "Change a certificate's status",
+              {200: Reply("the new status", obj(("certificateId", "status"), certificateId=STRING, status=STRING)),
+               400: BAD_REQUEST, 404: NOT_FOUND}, body=obj(("status",), status=STRING)),
+        Route("DELETE", "/certificates/{cert_id}", delete_certificate, "Delete a certificate",
+              {204: NO_CONTENT, 404: NOT_FOUND}),
+        Route("POST", "/certificates/{cert_id}/policies", attach_policy, "Attach a policy to a certificate",
+              {204: NO_CONTENT, 400: BAD_REQUEST, 404: NOT_FOUND}, body=obj(("policyName",), policyName=STRING)),
+        Route("GET", "/policies", list_policies, "List policies", {200: Reply("policies", obj(("policies",),
+              policies=array(obj(("policyName", "policyDocument"), policyName=STRING, policyDocument=ANY_OBJECT))))}),
+        Route("PUT", "/policies/{name}", put_policy, "Create or replace a policy",
+              {201: Reply("stored", obj(("policyName",), policyName=STRING)), 400: BAD_REQUEST},
+              body=obj(("policyDocument",), policyDocument={"type": ["string", "object"]})),
+        Route("DELETE", "/policies/{name}", delete_policy, "Delete a policy", {204: NO_CONTENT, 404: NOT_FOUND}),
+        Route("GET", "/connections", connections, "Live MQTT connections and their subscriptions",
+              {200: Reply("connections", obj(("connections",), connections=array(ANY_OBJECT)))}),
+        Route("GET", "/pki", pki_info, "CA certificate and the default claim files",
+              {200: Reply("the PKI", obj(("caPem", "caPath", "claimCertificatePath", "claimKeyPath"), caPem=STRING,
+                                         caPath=STRING, claimCertificatePath=STRING, claimKeyPath=STRING))}),
+        Route("GET", "/keypool", keypool, "Pre-generated CreateKeysAndCertificate keys: available and target",
+              {200: Reply("the pool", obj(("keyType", "available", "target"), keyType=STRING, available=INTEGER,
+                                          target=INTEGER))}),
     ]
-    guarded = [web.route(r.method, r.path, _guard(r.handler)) for r in routes]
-    return guarded + fault_routes(emu.faults)
+    return [replace(r, handler=_registry_errors(r.handler)) for r in routes] + fault_routes(emu.faults)
 
 
 def _claim_json(pair: Any, expiration: float | None) -> dict[str, Any]:
@@ -229,49 +271,3 @@ def _claim_json(pair: Any, expiration: float | None) -> dict[str, Any]:
         out["expiration"] = expiration
     return out
 
-
-def _op(summary: str, *responses: str, body: bool = False, params: tuple[str, ...] = ()) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {code: {"description": code} for code in responses}}
-    if body:
-        op["requestBody"] = {"content": {"application/json": {"schema": {"type": "object"}}}}
-    if params:
-        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                            for p in params]
-    return op
-
-
-def openapi_paths(emu: AwsEmulator) -> dict[str, Any]:
-    p = "/api/aws"
-    paths: dict[str, Any] = {
-        f"{p}/templates": {"get": _op("List provisioning templates", "200"),
-                           "post": _op("Create a template {templateName, templateBody, description, enabled, "
-                                       "preProvisioningHook: {url}}", "201", "400", "409", body=True)},
-        f"{p}/templates/{{name}}": {"get": _op("Describe a template", "200", "404", params=("name",)),
-                                    "put": _op("Create or replace a template", "200", "400", body=True,
-                                               params=("name",)),
-                                    "delete": _op("Delete a template", "204", "404", params=("name",))},
-        f"{p}/templates/{{name}}/provisioning-claim": {"post": _op(
-            "CreateProvisioningClaim: a claim certificate valid for 5 minutes", "201", "404", params=("name",))},
-        f"{p}/claims": {"post": _op("Create a long-lived ACTIVE claim certificate with the claim policy",
-                                    "201", body=True)},
-        f"{p}/things": {"get": _op("List things", "200")},
-        f"{p}/things/{{name}}": {"get": _op("Describe a thing", "200", "404", params=("name",)),
-                                 "delete": _op("Delete a thing", "204", "404", params=("name",))},
-        f"{p}/certificates": {"get": _op("List certificates", "200")},
-        f"{p}/certificates/{{cert_id}}": {
-            "get": _op("Describe a certificate", "200", "404", params=("cert_id",)),
-            "put": _op("Change a certificate's status {status}", "200", "400", "404", body=True,
-                       params=("cert_id",)),
-            "delete": _op("Delete a certificate", "204", "404", params=("cert_id",))},
-        f"{p}/certificates/{{cert_id}}/policies": {"post": _op("Attach a policy {policyName}", "204", "404",
-                                                               body=True, params=("cert_id",))},
-        f"{p}/policies": {"get": _op("List policies", "200")},
-        f"{p}/policies/{{name}}": {"put": _op("Create or replace a policy {policyDocument}", "201", "400",
-                                              body=True, params=("name",)),
-                                   "delete": _op("Delete a policy", "204", "404", params=("name",))},
-        f"{p}/connections": {"get": _op("Live MQTT connections and their subscriptions", "200")},
-        f"{p}/pki": {"get": _op("CA certificate and the default claim files", "200")},
-        f"{p}/keypool": {"get": _op("Pre-generated CreateKeysAndCertificate keys: available and target", "200")},
-    }
-    paths.update(fault_openapi(p, emu.faults))
-    return paths

@@ -6,8 +6,6 @@ import asyncio
 import ssl
 from typing import Any
 
-from aiohttp import web
-
 from emulators.aws import control
 from emulators.aws.claims import ensure_claim_policy, ensure_defaults
 from emulators.aws.config import AwsConfig
@@ -17,6 +15,7 @@ from emulators.aws.provisioning import FleetProvisioningService
 from emulators.aws.registry import Registry
 from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.faults import FaultPlan
+from emulators.routes import Route
 
 ALPN_MQTT_CA = "x-amzn-mqtt-ca"
 PURGE_INTERVAL_SECONDS = 60.0
@@ -124,8 +123,5 @@ class AwsEmulator(Emulator):
             info["template"] = "default"
         return info
 
-    def control_routes(self) -> list[web.RouteDef]:
+    def control_routes(self) -> list[Route]:
         return control.control_routes(self)
-
-    def openapi_paths(self) -> dict[str, Any]:
-        return control.openapi_paths(self)

@@ -9,7 +9,22 @@ from aiohttp import web
 
 from emulators.config import ConfigError
 from emulators.esp.config import parse_access_point
-from emulators.faults import fault_openapi, fault_routes
+from emulators.faults import fault_routes
+from emulators.routes import (
+    BAD_REQUEST,
+    BOOLEAN,
+    INTEGER,
+    NO_CONTENT,
+    NOT_FOUND,
+    STRING,
+    ControlError,
+    Param,
+    Reply,
+    Route,
+    array,
+    json_body,
+    obj,
+)
 
 if TYPE_CHECKING:
     from emulators.esp.emulator import EspEmulator
@@ -28,11 +43,22 @@ def _ap_json(ap: Any) -> dict[str, Any]:
     }
 
 
-def control_routes(emu: EspEmulator) -> list[web.RouteDef]:
+_NULLABLE_STRING = {"type": ["string", "null"]}
+ACCESS_POINT_IN = obj(("ssid",), ssid=STRING, bssid=STRING, channel=INTEGER, rssi=INTEGER, auth=STRING,
+                      passphrase=STRING, ip4_addr=STRING)
+ACCESS_POINT = obj(("ssid", "bssid", "channel", "rssi", "auth", "passphrase", "ip4_addr"),
+                   **ACCESS_POINT_IN["properties"])
+NODE = obj(("name", "security", "provisioning_active", "provisioned"), name=STRING, mac=STRING, security=INTEGER,
+           flavour=STRING, pop=_NULLABLE_STRING, username=_NULLABLE_STRING, provisioning_active=BOOLEAN,
+           provisioned=BOOLEAN, stored_ssid=_NULLABLE_STRING, prov_state=STRING, sta_state=STRING,
+           fail_reason=STRING, softap=_NULLABLE_STRING, ble={"type": ["object", "null"]})
+
+
+def control_routes(emu: EspEmulator) -> list[Route]:
     def node_or_404(request: web.Request) -> EmulatedNode:
         node = emu.nodes.get(request.match_info["name"])
         if node is None:
-            raise web.HTTPNotFound(text='{"error": "no such node"}', content_type="application/json")
+            raise ControlError(404, "no such node")
         return node
 
     def node_json(node: EmulatedNode) -> dict[str, Any]:
@@ -61,7 +87,7 @@ def control_routes(emu: EspEmulator) -> list[web.RouteDef]:
         node = node_or_404(request)
         row = emu.store.mapping(node.name)
         if node.device.rainmaker is None:
-            return web.json_response({"error": "not a RainMaker node"}, status=404)
+            raise ControlError(404, "not a RainMaker node")
         return web.json_response(
             {
                 "node_id": node.spec.node_id,
@@ -83,22 +109,16 @@ def control_routes(emu: EspEmulator) -> list[web.RouteDef]:
         return web.json_response({"access_points": [_ap_json(ap) for ap in emu.env.access_points]})
 
     async def replace_aps(request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            if not isinstance(body, list):
-                raise ConfigError("body must be a JSON list of access points")
-            aps = [parse_access_point(a, "access point") for a in body]
-        except (ValueError, ConfigError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+        body = await json_body(request)
+        if not isinstance(body, list):
+            raise ControlError(400, "body must be a JSON list of access points")
+        aps = [_access_point(a) for a in body]
         emu.env.access_points[:] = aps
         emu.emit("access_points_changed", count=len(aps))
         return web.json_response({"access_points": [_ap_json(ap) for ap in aps]})
 
     async def add_ap(request: web.Request) -> web.Response:
-        try:
-            ap = parse_access_point(await request.json(), "access point")
-        except (ValueError, ConfigError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+        ap = _access_point(await json_body(request))
         emu.env.access_points.append(ap)
         emu.emit("access_points_changed", count=len(emu.env.access_points))
         return web.json_response(_ap_json(ap), status=201)
@@ -108,75 +128,40 @@ def control_routes(emu: EspEmulator) -> list[web.RouteDef]:
         before = len(emu.env.access_points)
         emu.env.access_points[:] = [ap for ap in emu.env.access_points if ap.ssid != ssid]
         if len(emu.env.access_points) == before:
-            return web.json_response({"error": "no such access point"}, status=404)
+            raise ControlError(404, "no such access point")
         emu.emit("access_points_changed", count=len(emu.env.access_points))
         return web.Response(status=204)
 
+    node = Reply("a node", NODE)
+    aps = Reply("the access points", obj(("access_points",), access_points=array(ACCESS_POINT)))
     return [
-        web.get("/nodes", list_nodes),
-        web.get("/nodes/{name}", get_node),
-        web.post("/nodes/{name}/factory-reset", factory_reset),
-        web.get("/nodes/{name}/mapping", get_mapping),
-        web.get("/sessions", list_sessions),
-        web.get("/access-points", list_aps),
-        web.put("/access-points", replace_aps),
-        web.post("/access-points", add_ap),
-        web.delete("/access-points/{ssid}", delete_ap),
+        Route("GET", "/nodes", list_nodes, "Every node: state, session, Wi-Fi, RainMaker",
+              {200: Reply("the nodes", obj(("nodes",), nodes=array(NODE)))},
+              query=(Param("node_id", STRING, "only the node with this RainMaker node id"),)),
+        Route("GET", "/nodes/{name}", get_node, "One node", {200: node, 404: NOT_FOUND}),
+        Route("POST", "/nodes/{name}/factory-reset", factory_reset,
+              "Forget stored Wi-Fi credentials and mapping; start provisioning again", {200: node, 404: NOT_FOUND}),
+        Route("GET", "/nodes/{name}/mapping", get_mapping, "RainMaker user-node mapping of a node",
+              {200: Reply("the mapping", obj(("node_id", "mapping", "wifi_connected"), node_id=STRING,
+                                             mapping={"type": ["object", "null"]}, wifi_connected=BOOLEAN)),
+               404: Reply("no such node, or not a RainMaker node")}),
+        Route("GET", "/sessions", list_sessions, "Current security session of every node",
+              {200: Reply("sessions", obj(("sessions",), sessions=array(obj(
+                  ("node", "session", "state"), node=STRING, session={"type": ["integer", "null"]},
+                  state={"type": ["string", "null"]}))))}),
+        Route("GET", "/access-points", list_aps, "Simulated access points", {200: aps}),
+        Route("PUT", "/access-points", replace_aps, "Replace the access points", {200: aps, 400: BAD_REQUEST},
+              body=array(ACCESS_POINT_IN)),
+        Route("POST", "/access-points", add_ap, "Add an access point",
+              {201: Reply("added", ACCESS_POINT), 400: BAD_REQUEST}, body=ACCESS_POINT_IN),
+        Route("DELETE", "/access-points/{ssid}", delete_ap, "Remove an access point",
+              {204: NO_CONTENT, 404: NOT_FOUND}),
         *fault_routes(emu.faults),
     ]
 
 
-def _op(
-    summary: str, responses: dict[str, str], params: tuple[str, ...] = (), body: str | None = None
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "responses": {code: {"description": text} for code, text in responses.items()},
-    }
-    if params:
-        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
-    if body:
-        op["requestBody"] = {"content": {"application/json": {"schema": {"description": body}}}}
-    return op
-
-
-def control_openapi(emu: EspEmulator) -> dict[str, Any]:
-    p = "/api/esp"
-    return {
-        f"{p}/nodes": {
-            "get": _op("Every node: state, session, Wi-Fi, RainMaker (optional ?node_id=)", {"200": "{nodes: [...]}"})
-        },
-        f"{p}/nodes/{{name}}": {"get": _op("One node", {"200": "node", "404": "no such node"}, ("name",))},
-        f"{p}/nodes/{{name}}/factory-reset": {
-            "post": _op(
-                "Forget stored Wi-Fi credentials and mapping; start provisioning again",
-                {"200": "node", "404": "no such node"},
-                ("name",),
-            )
-        },
-        f"{p}/nodes/{{name}}/mapping": {
-            "get": _op(
-                "RainMaker user-node mapping of a node",
-                {"200": "mapping", "404": "no such (RainMaker) node"},
-                ("name",),
-            )
-        },
-        f"{p}/sessions": {"get": _op("Current security session of every node", {"200": "{sessions: [...]}"})},
-        f"{p}/access-points": {
-            "get": _op("Simulated access points", {"200": "{access_points: [...]}"}),
-            "put": _op(
-                "Replace the access points",
-                {"200": "new list", "400": "invalid"},
-                body="[{ssid, bssid?, channel?, rssi?, auth?, passphrase?, ip4_addr?}]",
-            ),
-            "post": _op(
-                "Add an access point",
-                {"201": "added", "400": "invalid"},
-                body="{ssid, bssid?, channel?, rssi?, auth?, passphrase?, ip4_addr?}",
-            ),
-        },
-        f"{p}/access-points/{{ssid}}": {
-            "delete": _op("Remove an access point", {"204": "removed", "404": "unknown"}, ("ssid",))
-        },
-        **fault_openapi(p, emu.faults),
-    }
+def _access_point(raw: Any) -> Any:
+    try:
+        return parse_access_point(raw, "access point")
+    except ConfigError as exc:
+        raise ControlError(400, str(exc)) from None

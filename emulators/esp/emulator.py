@@ -6,17 +6,16 @@ import asyncio
 import contextlib
 from typing import Any
 
-from aiohttp import web
-
 from certs.pki import issue_client_cert
 from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.config import ConfigError
 from emulators.esp.config import EspConfig, node_settings, parse_access_point
-from emulators.esp.control import control_openapi, control_routes
+from emulators.esp.control import control_routes
 from emulators.esp.node import FAULT_ACTIONS, EmulatedNode
 from emulators.esp.softap import SoftApServer
 from emulators.esp.store import EspStore
 from emulators.faults import FaultPlan
+from emulators.routes import Route
 from protocols.esp.wifi import WifiEnvironment
 
 TICK_SECONDS = 0.1
@@ -128,8 +127,5 @@ class EspEmulator(Emulator):
             info["already_provisioned"] = ",".join(provisioned)
         return info
 
-    def control_routes(self) -> list[web.RouteDef]:
+    def control_routes(self) -> list[Route]:
         return control_routes(self)
-
-    def openapi_paths(self) -> dict[str, Any]:
-        return control_openapi(self)

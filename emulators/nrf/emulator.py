@@ -12,13 +12,14 @@ from aiohttp import web
 
 from certs.pki import CertifiedKey, create_ca, issue_server_cert, load_certificate, load_private_key
 from emulators.base import Emulator, EmulatorContext, Listener
-from emulators.faults import FaultPlan, fault_openapi, fault_routes
+from emulators.faults import FaultPlan, fault_routes
 from emulators.nrf.coap import CoapApi, bound_port, install_drop_filter
 from emulators.nrf.config import NrfConfig
 from emulators.nrf.http import DeviceHttp, TlsGate, tls_context
 from emulators.nrf.management import ManagementApi
 from emulators.nrf.service import FAULT_ACTIONS, DeviceService
 from emulators.nrf.store import NrfStore
+from emulators.routes import INTEGER, NOT_FOUND, NUMBER, STRING, ControlError, Param, Reply, Route, array, obj
 
 OTHER_CA_STEM, OTHER_SERVER_STEM = "nrf-other-ca", "nrf-other-ca-server"
 
@@ -125,18 +126,18 @@ class NrfEmulator(Emulator):
         return {"ca": str(self.ctx.pki.ca_path), "api_key": self.config.api_key or "(none)"}
 
     # --- control API ---
-    def control_routes(self) -> list[web.RouteDef]:
+    def control_routes(self) -> list[Route]:
         async def network_time(request: web.Request) -> web.Response:
             device = request.query.get("device", "")
             value = self.service.network_time(device)
             if value is None:
-                return web.json_response({"message": "no network time"}, status=503)
+                raise ControlError(503, "no network time")
             return web.json_response({"time": value})
 
         async def queue(request: web.Request) -> web.Response:
             device_id = request.match_info["device_id"]
             if self.store.device(device_id) is None:
-                return web.json_response({"message": "Device not claimed"}, status=404)
+                raise ControlError(404, "Device not claimed")
             return web.json_response({"items": [
                 {"correlationId": q.corr_id, "commandId": q.command_id, "type": type(q.command).__name__}
                 for q in self.store.pending(device_id)]})
@@ -145,38 +146,21 @@ class NrfEmulator(Emulator):
             return web.json_response({"coapSessions": len(self.coap.sessions),
                                       "dtlsSessions": len(self._dtls.sessions) if self._dtls else 0})
 
-        return [*fault_routes(self.faults), web.get("/network-time", network_time),
-                web.get("/devices/{device_id}/queue", queue), web.get("/sessions", sessions),
-                *self.management.routes(require_key=False)]
-
-    def openapi_paths(self) -> dict[str, Any]:
-        prefix = "/api/nrf"
-        ok = {"200": {"description": "ok"}}
-        paths: dict[str, Any] = fault_openapi(prefix, self.faults)
-        paths[f"{prefix}/network-time"] = {"get": {
-            "summary": "Emulated network time (NITZ) for a fake device; 503 under no_valid_datetime",
-            "parameters": [{"name": "device", "in": "query", "schema": {"type": "string"}}],
-            "responses": {**ok, "503": {"description": "no network time"}}}}
-        paths[f"{prefix}/devices/{{device_id}}/queue"] = {"get": {
-            "summary": "Pending device commands in delivery order", "responses": ok}}
-        paths[f"{prefix}/sessions"] = {"get": {"summary": "Authenticated CoAP sessions", "responses": ok}}
-        management = {
-            "/v1/claimed-devices": {"post": "Claim (JSON claimToken/tags[/publicKey]; ?dryrun=true; CSV bulk)",
-                                    "get": "List claimed devices"},
-            "/v1/identities/claimed-devices": {"post": "Claim (alias)"},
-            "/v1/claimed-devices/bulk": {"post": "Bulk claim (CSV) → 202 bulkOpsRequestId"},
-            "/v1/claimed-devices/{device_id}": {"get": "One claimed device", "delete": "Unclaim (204/404)"},
-            "/v1/claimed-devices/{device_id}/provisioning": {"post": "Create a provisioning command (201)",
-                                                             "get": "List the device's commands"},
-            "/v1/claimed-devices/{device_id}/provisioning/{command_id}": {"get": "Command status and response"},
-            "/v1/provisioning-rules": {"post": "Create a rule (201)", "get": "List rules"},
-            "/v1/provisioning/tags": {"post": "Create a tag", "get": "List tags"},
-        }
-        for path, methods in management.items():
-            paths[f"{prefix}{path}"] = {m: {"summary": s + " (also on the HTTPS port at " + path +
-                                            " with the API key)", "responses": ok} for m, s in methods.items()}
-        return paths
-
+        return [
+            *fault_routes(self.faults),
+            Route("GET", "/network-time", network_time,
+                  "Emulated network time (NITZ) for a fake device; 503 under no_valid_datetime",
+                  {200: Reply("the time", obj(("time",), time=NUMBER)), 503: Reply("no network time")},
+                  query=(Param("device", STRING, "the device asking"),)),
+            Route("GET", "/devices/{device_id}/queue", queue, "Pending device commands in delivery order",
+                  {200: Reply("the queue", obj(("items",), items=array(obj(
+                      ("correlationId", "commandId", "type"), correlationId=STRING, commandId=STRING,
+                      type=STRING)))), 404: NOT_FOUND}),
+            Route("GET", "/sessions", sessions, "Authenticated CoAP and DTLS sessions",
+                  {200: Reply("counts", obj(("coapSessions", "dtlsSessions"), coapSessions=INTEGER,
+                                            dtlsSessions=INTEGER))}),
+            *self.management.routes(require_key=False),
+        ]
 
 async def _site(runner: web.AppRunner, name: str, transport: str, host: str, port: int,
                 context: ssl.SSLContext | None) -> Listener:

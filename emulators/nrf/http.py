@@ -34,7 +34,7 @@ class DeviceHttp:
         app = web.Application(client_max_size=MAX_BODY)
         app.add_routes([web.get("/v1/provisioning/commands", self.commands),
                         web.post("/v1/provisioning/response", self.response),
-                        *self.management.routes(require_key=True)])
+                        *(r.aiohttp() for r in self.management.routes(require_key=True))])
         return app
 
     def _auth(self, token: str) -> Callable[[], Authenticated | Reply]:

@@ -14,7 +14,7 @@ import io
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -23,10 +23,26 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulators.nrf.service import DeviceService
 from emulators.nrf.store import Device, NrfStore
+from emulators.routes import (
+    ANY_OBJECT,
+    BOOLEAN,
+    INTEGER,
+    NO_CONTENT,
+    STRING,
+    Handler,
+    Param,
+    Reply,
+    Route,
+    array,
+    obj,
+)
 from protocols.nrf import cose
 from protocols.nrf.requests import RequestError, device_commands
 
-Handler = Callable[[web.Request], Any]
+NRF_ERROR = obj(("message",), message=STRING)  # nRF Cloud's own error body, kept on its API and the mirror
+DEVICE = obj(("id", "deviceType", "ownerId", "tags", "status"), id=STRING, deviceType=STRING,
+             firmwareId={"type": ["string", "null"]}, ownerId=STRING, ownershipStatus=STRING, tags=array(STRING),
+             status=STRING, claimedAt={"type": ["number", "string", "null"]}, publicKeyRegistered=BOOLEAN)
 
 
 def device_json(device: Device, owner_id: str) -> dict[str, Any]:
@@ -49,7 +65,7 @@ class ManagementApi:
     def config(self) -> Any:
         return self.service.config
 
-    def routes(self, require_key: bool) -> list[web.RouteDef]:
+    def routes(self, require_key: bool) -> list[Route]:
         def guard(handler: Handler) -> Handler:
             async def checked(request: web.Request) -> web.StreamResponse:
                 key = self.config.api_key
@@ -59,27 +75,57 @@ class ManagementApi:
                 try:
                     result: web.StreamResponse = await handler(request)
                     return result
-                except (ValueError, UnicodeDecodeError) as exc:
+                except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                     return _error(400, f"Bad request: {exc}")
 
             return checked
 
-        return [
-            web.post("/v1/claimed-devices", guard(self.claim)),
-            web.post("/v1/identities/claimed-devices", guard(self.claim)),
-            web.post("/v1/claimed-devices/bulk", guard(self.bulk)),
-            web.get("/v1/claimed-devices", guard(self.list_devices)),
-            web.get("/v1/claimed-devices/{device_id}", guard(self.get_device)),
-            web.delete("/v1/claimed-devices/{device_id}", guard(self.unclaim)),
-            web.delete("/v1/identities/claimed-devices/{device_id}", guard(self.unclaim)),
-            web.post("/v1/claimed-devices/{device_id}/provisioning", guard(self.create_command)),
-            web.get("/v1/claimed-devices/{device_id}/provisioning", guard(self.list_commands)),
-            web.get("/v1/claimed-devices/{device_id}/provisioning/{command_id}", guard(self.get_command)),
-            web.post("/v1/provisioning-rules", guard(self.create_rule)),
-            web.get("/v1/provisioning-rules", guard(self.list_rules)),
-            web.post("/v1/provisioning/tags", guard(self.create_tag)),
-            web.get("/v1/provisioning/tags", guard(self.list_tags)),
+        device = Reply("the claimed device", DEVICE)
+        bad = Reply("bad request", NRF_ERROR)
+        missing = Reply("not found", NRF_ERROR)
+        claim = obj(("claimToken",), claimToken=STRING, tags=array(STRING),
+                    publicKey={"type": "string", "description": "emulator extension: PEM of the device key"})
+        claim_replies = {201: device, 202: Reply("dry run: would claim", obj(("id",), id=STRING)), 400: bad,
+                         409: Reply("already claimed", NRF_ERROR)}
+        dry_run = (Param("dryrun", STRING, "'true' checks the claim without storing it"),)
+        command_list = Reply("the device's commands", obj(("items", "total"), items=array(ANY_OBJECT),
+                                                            total=INTEGER))
+        items = Reply("items", obj(("items",), items=array(ANY_OBJECT)))
+        routes = [
+            Route("POST", "/v1/claimed-devices", self.claim, "Claim a device (JSON, or CSV rows of token,tags)",
+                  claim_replies, body=claim, query=dry_run),
+            Route("POST", "/v1/identities/claimed-devices", self.claim, "Claim a device (alias)", claim_replies,
+                  body=claim, query=dry_run),
+            Route("POST", "/v1/claimed-devices/bulk", self.bulk, "Bulk claim from CSV rows of token,tags",
+                  {202: Reply("accepted", obj(("bulkOpsRequestId",), bulkOpsRequestId=STRING))},
+                  body={"type": "string"}, body_media_type="text/csv"),
+            Route("GET", "/v1/claimed-devices", self.list_devices, "List claimed devices",
+                  {200: Reply("devices", obj(("items", "total"), items=array(DEVICE), total=INTEGER))}),
+            Route("GET", "/v1/claimed-devices/{device_id}", self.get_device, "One claimed device",
+                  {200: device, 404: missing}),
+            Route("DELETE", "/v1/claimed-devices/{device_id}", self.unclaim, "Unclaim a device",
+                  {204: NO_CONTENT, 404: missing}),
+            Route("DELETE", "/v1/identities/claimed-devices/{device_id}", self.unclaim, "Unclaim a device (alias)",
+                  {204: NO_CONTENT, 404: missing}),
+            Route("POST", "/v1/claimed-devices/{device_id}/provisioning", self.create_command,
+                  "Create a provisioning command", {201: Reply("the command", ANY_OBJECT), 400: bad, 404: missing},
+                  body=obj(("request",), request=ANY_OBJECT, description=STRING)),
+            Route("GET", "/v1/claimed-devices/{device_id}/provisioning", self.list_commands,
+                  "List the device's provisioning commands", {200: command_list, 404: missing}),
+            Route("GET", "/v1/claimed-devices/{device_id}/provisioning/{command_id}", self.get_command,
+                  "A command's status and response", {200: Reply("the command", ANY_OBJECT), 404: missing}),
+            Route("POST", "/v1/provisioning-rules", self.create_rule, "Create a provisioning rule",
+                  {201: Reply("the rule", ANY_OBJECT), 400: bad},
+                  body=obj(("name",), name=STRING, tags=array(STRING), active=BOOLEAN,
+                           commands=array(obj(("request",), request=ANY_OBJECT)))),
+            Route("GET", "/v1/provisioning-rules", self.list_rules, "List provisioning rules", {200: items}),
+            Route("POST", "/v1/provisioning/tags", self.create_tag, "Create a tag",
+                  {200: Reply("existed", obj(("tag",), tag=STRING)), 201: Reply("created", obj(("tag",), tag=STRING)),
+                   400: bad}, body=obj(("tag",), tag=STRING, description=STRING)),
+            Route("GET", "/v1/provisioning/tags", self.list_tags, "List tags", {200: items}),
         ]
+        unauthorized = {401: Reply("missing or wrong API key", NRF_ERROR)} if require_key else {}
+        return [replace(r, handler=guard(r.handler), replies={**r.replies, **unauthorized}) for r in routes]
 
     # --- claims ---
     def _claim_one(self, token_text: Any, tags: Any, public_key: Any, dry_run: bool) -> web.Response:

@@ -10,7 +10,22 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from emulators.config import ConfigError
-from emulators.faults import fault_openapi, fault_routes
+from emulators.faults import fault_routes
+from emulators.routes import (
+    ANY_OBJECT,
+    BAD_REQUEST,
+    BOOLEAN,
+    INTEGER,
+    NO_CONTENT,
+    NOT_FOUND,
+    STRING,
+    ControlError,
+    Reply,
+    Route,
+    array,
+    json_object,
+    obj,
+)
 from emulators.simplelink.config import access_point_json, parse_access_point
 from protocols.simplelink import airframe, apapi
 from protocols.simplelink.errors import FormError
@@ -19,31 +34,17 @@ from protocols.simplelink.provisioning import Command
 if TYPE_CHECKING:
     from emulators.simplelink.emulator import SimpleLinkEmulator
 
-PREFIX = "/api/simplelink"
-
-
-def _error(message: str, status: int = 400) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json() if request.can_read_body else {}
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=f"invalid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
-    return body
+STATE = {"type": "object", "description": "phase, role, confirmation result, profiles, decoder statistics"}
 
 
 def _int(body: dict[str, Any], name: str, default: int) -> int:
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise web.HTTPBadRequest(text=f"{name} must be an integer")
+        raise ControlError(400, f"{name} must be an integer")
     return value
 
 
-def control_routes(emu: SimpleLinkEmulator) -> list[web.RouteDef]:
+def control_routes(emu: SimpleLinkEmulator) -> list[Route]:
     device = emu.device
 
     async def state(_: web.Request) -> web.Response:
@@ -53,7 +54,7 @@ def control_routes(emu: SimpleLinkEmulator) -> list[web.RouteDef]:
         return web.json_response({"profiles": device.store.listing()})
 
     async def add_profile(request: web.Request) -> web.Response:
-        body = await _json(request)
+        body = await json_object(request, optional=True)
         form = {
             "__SL_P_P.A": str(body.get("ssid", "")).encode(),
             "__SL_P_P.B": str(body.get("security", 3)).encode(),
@@ -63,17 +64,19 @@ def control_routes(emu: SimpleLinkEmulator) -> list[web.RouteDef]:
         try:
             profile = apapi.parse_profile_add(form)
         except FormError as exc:
-            return _error(str(exc))
+            raise ControlError(400, str(exc)) from None
         if not device.store.add(profile, "control", device.now()):
-            return _error("profile list full", 409)
+            raise ControlError(409, "profile list full")
         device.emit("profile_stored", ssid=profile.ssid.decode("utf-8", "replace"), source="control")
         return web.json_response({"profiles": device.store.listing()}, status=201)
 
     async def delete_profiles(request: web.Request) -> web.Response:
         index = request.match_info.get("index")
-        removed = device.store.delete(int(index) if index and index.isdigit() else None)
+        if index is not None and not (index.isascii() and index.isdigit()):
+            raise ControlError(404, "no such profile")  # never read as "every profile"
+        removed = device.store.delete(int(index) if index is not None else None)
         if index is not None and not removed:
-            return _error("no such profile", 404)
+            raise ControlError(404, "no such profile")
         return web.Response(status=204)
 
     async def access_points(_: web.Request) -> web.Response:
@@ -85,32 +88,32 @@ def control_routes(emu: SimpleLinkEmulator) -> list[web.RouteDef]:
         )
 
     async def put_access_points(request: web.Request) -> web.Response:
-        body = await _json(request)
+        body = await json_object(request, optional=True)
         raw = body.get("access_points", [])
         if not isinstance(raw, list):
-            return _error("access_points must be a list")
+            raise ControlError(400, "access_points must be a list")
         try:
             device.env.access_points = [parse_access_point(a, "access_points") for a in raw]
         except ConfigError as exc:
-            return _error(str(exc))
+            raise ControlError(400, str(exc)) from None
         if "accept_any" in body:
             device.env.accept_any = bool(body["accept_any"])
         device.emit("access_points_set", count=len(device.env.access_points))
         return await access_points(request)
 
     async def provisioning(request: web.Request) -> web.Response:
-        body = await _json(request)
+        body = await json_object(request, optional=True)
         raw_cmd = body.get("cmd")
         if isinstance(raw_cmd, str):
             name = raw_cmd.upper()
             cmd = Command[name].value if name in Command.__members__ else -1
             if cmd < 0:
-                return _error(f"unknown cmd {raw_cmd!r}; known: {', '.join(Command.__members__)}")
+                raise ControlError(400, f"unknown cmd {raw_cmd!r}; known: {', '.join(Command.__members__)}")
         else:
             cmd = _int(body, "cmd", -1)
         key = body.get("key")
         if key is not None and not isinstance(key, str):
-            return _error("key must be a string or null")
+            raise ControlError(400, "key must be a string or null")
         code = device.host_provisioning(
             cmd,
             _int(body, "role", 0),
@@ -125,24 +128,24 @@ def control_routes(emu: SimpleLinkEmulator) -> list[web.RouteDef]:
         return web.json_response({"state": device.state()})
 
     async def host_api(request: web.Request) -> web.Response:
-        body = await _json(request)
+        body = await json_object(request, optional=True)
         name = body.get("name")
         if not isinstance(name, str) or not name:
-            return _error("name must be a non-empty string")
+            raise ControlError(400, "name must be a non-empty string")
         return web.json_response({"return_code": device.host_api(name)})
 
     async def host_event(request: web.Request) -> web.Response:
-        body = await _json(request)
+        body = await json_object(request, optional=True)
         kind = body.get("kind")
         if not isinstance(kind, str) or not kind:
-            return _error("kind must be a non-empty string")
+            raise ControlError(400, "kind must be a non-empty string")
         return web.json_response({"delivered": device.host_async_event(kind)})
 
     async def lengths(request: web.Request) -> web.Response:
-        body = await _json(request)
+        body = await json_object(request, optional=True)
         raw = body.get("lengths")
         if not isinstance(raw, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in raw):
-            return _error("lengths must be a list of integers")
+            raise ControlError(400, "lengths must be a list of integers")
         for length in raw:
             device.datagram(length, str(body.get("source", "control")))
         device.tick()
@@ -152,14 +155,14 @@ def control_routes(emu: SimpleLinkEmulator) -> list[web.RouteDef]:
         try:
             from emulators.simplelink.pcap import payload_lengths
         except ImportError as exc:
-            return _error(f"pcap input needs the 'pcap' extra (scapy): {exc}", 501)
+            raise ControlError(501, f"pcap input needs the 'pcap' extra (scapy): {exc}") from None
         body = await request.read()
         calibrator = airframe.FrameCalibrator()
         try:
             lengths = list(payload_lengths(io.BytesIO(body), calibrator))
         except Exception as exc:  # scapy raises assorted errors for a malformed capture
             device.log.warning("pcap upload rejected: %s", exc)
-            return _error(f"not a readable pcap: {exc}")
+            raise ControlError(400, f"not a readable pcap: {exc}") from None
         for length in lengths:
             device.datagram(length, f"pcap:{calibrator.lock.source if calibrator.lock else '?'}")
         device.tick()
@@ -173,77 +176,50 @@ def control_routes(emu: SimpleLinkEmulator) -> list[web.RouteDef]:
             }
         )
 
+    integer_or_name = {"oneOf": [INTEGER, STRING]}
+    state_reply = Reply("the device state", STATE)
+    profiles_reply = obj(("profiles",), profiles=array(ANY_OBJECT))
+    aps_reply = Reply("the simulated Wi-Fi", obj(("access_points", "accept_any"), access_points=array(ANY_OBJECT),
+                                                 accept_any=BOOLEAN))
     return [
-        web.get("/state", state),
-        web.get("/profiles", profiles),
-        web.post("/profiles", add_profile),
-        web.delete("/profiles", delete_profiles),
-        web.delete("/profiles/{index}", delete_profiles),
-        web.get("/access-points", access_points),
-        web.put("/access-points", put_access_points),
-        web.post("/host/provisioning", provisioning),
-        web.post("/host/restart", restart),
-        web.post("/host/api", host_api),
-        web.post("/host/event", host_event),
-        web.post("/smartconfig/lengths", lengths),
-        web.post("/smartconfig/pcap", pcap),
+        Route("GET", "/state", state, "Provisioning phase, role, confirmation result, decoder statistics",
+              {200: state_reply}),
+        Route("GET", "/profiles", profiles, "Stored WLAN profiles (SSID, security type, key, priority)",
+              {200: Reply("the profiles", profiles_reply)}),
+        Route("POST", "/profiles", add_profile, "Store a profile",
+              {201: Reply("stored; every profile", profiles_reply), 400: BAD_REQUEST,
+               409: Reply("the profile list is full")},
+              body=obj(("ssid",), ssid=STRING, security=INTEGER, key=STRING, priority=INTEGER)),
+        Route("DELETE", "/profiles", delete_profiles, "Delete every stored profile", {204: NO_CONTENT}),
+        Route("DELETE", "/profiles/{index}", delete_profiles, "Delete one stored profile",
+              {204: NO_CONTENT, 404: NOT_FOUND}),
+        Route("GET", "/access-points", access_points, "The simulated Wi-Fi environment", {200: aps_reply}),
+        Route("PUT", "/access-points", put_access_points, "Replace the simulated access points",
+              {200: aps_reply, 400: BAD_REQUEST},
+              body=obj(access_points=array(ANY_OBJECT), accept_any=BOOLEAN)),
+        Route("POST", "/host/provisioning", provisioning,
+              "sl_WlanProvisioning(cmd, role, timeout, key, flags) as the host calls it",
+              {200: Reply("the host API's return code", obj(("return_code", "state"), return_code=INTEGER,
+                                                             state=STATE)), 400: BAD_REQUEST},
+              body=obj(("cmd",), cmd=integer_or_name, role=INTEGER, timeout=INTEGER,
+                       key={"type": ["string", "null"]}, flags=INTEGER)),
+        Route("POST", "/host/restart", restart, "sl_Stop + sl_Start (answers a reset request)",
+              {200: Reply("restarted", obj(("state",), state=STATE))}),
+        Route("POST", "/host/api", host_api, "Any other host API: 0 or -2014 while blocked",
+              {200: Reply("the return code", obj(("return_code",), return_code=INTEGER)), 400: BAD_REQUEST},
+              body=obj(("name",), name=STRING)),
+        Route("POST", "/host/event", host_event, "Would this async event reach the host now?",
+              {200: Reply("whether it is delivered", obj(("delivered",), delivered=BOOLEAN)), 400: BAD_REQUEST},
+              body=obj(("kind",), kind=STRING)),
+        Route("POST", "/smartconfig/lengths", lengths, "Feed SmartConfig payload lengths",
+              {200: Reply("fed", obj(("state",), state=STATE)), 400: BAD_REQUEST},
+              body=obj(("lengths",), lengths=array(INTEGER), source=STRING)),
+        Route("POST", "/smartconfig/pcap", pcap,
+              "Feed an 802.11 monitor-mode capture (pcap body; needs the pcap extra)",
+              {200: Reply("fed", obj(("payloads", "sender", "overhead", "state"), payloads=INTEGER,
+                                     sender={"type": ["string", "null"]}, overhead={"type": ["integer", "null"]},
+                                     state=STATE)),
+               400: Reply("not a readable capture"), 501: Reply("the pcap extra (scapy) is not installed")},
+              body={"type": "string", "format": "binary"}, body_media_type="application/vnd.tcpdump.pcap"),
         *fault_routes(emu.faults),
     ]
-
-
-def _op(summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {"200": {"description": "OK"}}}
-    if body is not None:
-        op["requestBody"] = {"content": {"application/json": {"schema": {"type": "object", "properties": body}}}}
-    return op
-
-
-def control_openapi(emu: SimpleLinkEmulator) -> dict[str, Any]:
-    p = PREFIX
-    integer, string = {"type": "integer"}, {"type": "string"}
-    return {
-        f"{p}/state": {"get": _op("Provisioning phase, role, confirmation result, decoder statistics")},
-        f"{p}/profiles": {
-            "get": _op("Stored WLAN profiles (SSID, security type, key, priority)"),
-            "post": _op("Store a profile", {"ssid": string, "security": integer, "key": string, "priority": integer}),
-            "delete": _op("Delete every stored profile"),
-        },
-        f"{p}/profiles/{{index}}": {"delete": _op("Delete one stored profile")},
-        f"{p}/access-points": {
-            "get": _op("The simulated Wi-Fi environment"),
-            "put": _op(
-                "Replace the simulated access points",
-                {"access_points": {"type": "array", "items": {"type": "object"}}, "accept_any": {"type": "boolean"}},
-            ),
-        },
-        f"{p}/host/provisioning": {
-            "post": _op(
-                "sl_WlanProvisioning(cmd, role, timeout, key, flags) as the host calls it",
-                {
-                    "cmd": {"oneOf": [integer, string]},
-                    "role": integer,
-                    "timeout": integer,
-                    "key": string,
-                    "flags": integer,
-                },
-            )
-        },
-        f"{p}/host/restart": {"post": _op("sl_Stop + sl_Start (answers a reset request)")},
-        f"{p}/host/api": {"post": _op("Any other host API: 0 or -2014 while blocked", {"name": string})},
-        f"{p}/host/event": {"post": _op("Would this async event reach the host now?", {"kind": string})},
-        f"{p}/smartconfig/lengths": {
-            "post": _op("Feed SmartConfig payload lengths", {"lengths": {"type": "array", "items": integer}})
-        },
-        f"{p}/smartconfig/pcap": {
-            "post": {
-                "summary": "Feed an 802.11 monitor-mode capture (pcap body; needs the pcap extra)",
-                "requestBody": {"content": {"application/vnd.tcpdump.pcap": {"schema": {"type": "string"}}}},
-                "responses": {
-                    "200": {"description": "fed"},
-                    "400": {"description": "unreadable"},
-                    "501": {"description": "scapy missing"},
-                },
-            }
-        },
-        **fault_openapi(p, emu.faults),
-    }

@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 from typing import Any
 
-from aiohttp import web
-
 from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.faults import FaultPlan
+from emulators.routes import Route
 from emulators.simplelink.config import SimpleLinkConfig
-from emulators.simplelink.control import control_openapi, control_routes
+from emulators.simplelink.control import control_routes
 from emulators.simplelink.device import FAULT_ACTIONS, SimpleLinkDevice
 from emulators.simplelink.discovery import DeviceDiscovery
 from emulators.simplelink.http import DeviceHttpServer
@@ -104,8 +103,5 @@ class SimpleLinkEmulator(Emulator):
             "smartconfig_key": "set" if self.config.smartconfig_key else "none",
         }
 
-    def control_routes(self) -> list[web.RouteDef]:
+    def control_routes(self) -> list[Route]:
         return control_routes(self)
-
-    def openapi_paths(self) -> dict[str, Any]:
-        return control_openapi(self)
