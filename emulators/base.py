@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,23 +17,34 @@ from emulators.events import EventLog
 from emulators.routes import Route
 from emulators.state import StateStore
 
+TRANSPORT_SCHEMES = frozenset({"mqtts", "https", "http", "coap", "coaps", "udp"})
+
 
 @dataclass(frozen=True)
 class Listener:
-    """One bound endpoint, e.g. Listener("mqtt", "tls", "127.0.0.1", 8883)."""
+    """One bound endpoint; `transport` is the URL scheme a client uses, e.g. Listener("mqtt", "mqtts", ...)."""
 
     name: str
     transport: str
     host: str
     port: int
 
+    def __post_init__(self) -> None:
+        if self.transport not in TRANSPORT_SCHEMES:
+            raise ValueError(f"listener transport {self.transport!r} is not one of {sorted(TRANSPORT_SCHEMES)}")
+
     @property
     def address(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
+    @property
+    def url(self) -> str:
+        return f"{self.transport}://{self.address}"
+
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "transport": self.transport, "host": self.host, "port": self.port}
+        return {"name": self.name, "transport": self.transport, "host": self.host, "port": self.port,
+                "url": self.url}
 
 
 @dataclass
@@ -54,6 +68,30 @@ class Emulator(abc.ABC):
         self.config = config
         self.ctx = ctx
         self.log = ctx.log.getChild(self.name) if ctx.log.name != f"provemu.{self.name}" else ctx.log
+        self._periodic: list[asyncio.Task[None]] = []
+
+    def every(self, seconds: float, step: Callable[[], Awaitable[None] | None], name: str) -> None:
+        """Run `step` every `seconds` (first after one interval) until `stop_periodic`; a step that fails is
+        logged and the next one still runs, so one bad timer never stops the emulator."""
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                try:
+                    result = step()
+                    if result is not None:
+                        await result
+                except Exception:
+                    self.log.exception("%s: periodic %s failed", self.name, name)
+
+        self._periodic.append(asyncio.create_task(loop(), name=f"{self.name}-{name}"))
+
+    async def stop_periodic(self) -> None:
+        tasks, self._periodic = self._periodic, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     @classmethod
     def server_names(cls, config: Any) -> list[str]:

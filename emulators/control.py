@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from emulators.base import TRANSPORT_SCHEMES
 from emulators.events import EventLog
 from emulators.routes import (
     BAD_REQUEST,
@@ -31,8 +32,9 @@ from emulators.routes import (
 )
 
 API_VERSION = "0.1.0"
-LISTENER_SCHEMA = obj(("name", "transport", "host", "port"), name=STRING, transport=STRING, host=STRING,
-                      port=INTEGER)
+LISTENER_SCHEMA = obj(("name", "transport", "host", "port", "url"), name=STRING,
+                      transport={"type": "string", "enum": sorted(TRANSPORT_SCHEMES)}, host=STRING, port=INTEGER,
+                      url=STRING)
 EVENT_SCHEMA = obj(("cursor", "time", "emulator", "kind", "data"), cursor=INTEGER, time=NUMBER, emulator=STRING,
                    kind=STRING, data={"type": "object"})
 

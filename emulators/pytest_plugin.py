@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from emulators.control_client import ControlClient, Event, EventPredicate
+from emulators.registry import SPECS
 
 if TYPE_CHECKING:
     import trustme
@@ -32,12 +33,7 @@ if TYPE_CHECKING:
     from emulators.base import Listener
     from emulators.harness import SuiteThread
 
-FIXTURE_EMULATORS: dict[str, str] = {
-    "aws_fleet": "aws",
-    "esp_node": "esp",
-    "nrf_service": "nrf",
-    "simplelink_device": "simplelink",
-}
+FIXTURE_EMULATORS: dict[str, str] = {spec.fixture: spec.name for spec in SPECS}
 
 Overrides = Mapping[str, Mapping[str, Any]]
 

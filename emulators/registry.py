@@ -1,24 +1,45 @@
-"""Where each emulator and its client commands live; imported lazily so extras stay optional."""
+"""The emulators provemu ships, one `EmulatorSpec` each: what the CLI, `serve all`, the pytest plugin and the
+container checks read. Targets are imported lazily, so a missing optional extra takes down only its emulator.
+
+Adding an emulator is one entry here (see docs/adding-an-emulator.md).
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from dataclasses import dataclass
 from typing import Any
 
-EMULATORS: dict[str, str] = {
-    "esp": "emulators.esp.emulator:EspEmulator",
-    "aws": "emulators.aws.emulator:AwsEmulator",
-    "nrf": "emulators.nrf.emulator:NrfEmulator",
-    "simplelink": "emulators.simplelink.emulator:SimpleLinkEmulator",
-}
 
-CLIENT_COMMANDS: dict[str, str] = {
-    "esp": "emulators.esp.cli:add_client_commands",
-    "aws": "emulators.aws.cli:add_client_commands",
-    "nrf": "emulators.nrf.cli:add_client_commands",
-    "simplelink": "emulators.simplelink.cli:add_client_commands",
-}
+@dataclass(frozen=True)
+class EmulatorSpec:
+    """One emulator: its name, where its server and reference client live, and how tests reach it."""
+
+    name: str
+    summary: str
+    emulator: str  # "module:Class" of the `Emulator` subclass
+    client_commands: str  # "module:function" adding `provemu <name> ...` client commands to the CLI
+    fixture: str  # the pytest plugin's fixture for one running instance
+    docs: str  # the user documentation page, relative to the repository root
+
+
+SPECS: tuple[EmulatorSpec, ...] = (
+    EmulatorSpec("esp", "an ESP32 node in Wi-Fi provisioning mode (protocomm over SoftAP HTTP and BLE)",
+                 "emulators.esp.emulator:EspEmulator", "emulators.esp.cli:add_client_commands", "esp_node",
+                 "docs/esp.md"),
+    EmulatorSpec("aws", "the AWS IoT Core fleet-provisioning endpoint (MQTT 3.1.1/5 over mutual TLS)",
+                 "emulators.aws.emulator:AwsEmulator", "emulators.aws.cli:add_client_commands", "aws_fleet",
+                 "README.md"),
+    EmulatorSpec("nrf", "the nRF Cloud provisioning service (CBOR over HTTPS, CoAP, CoAP/DTLS)",
+                 "emulators.nrf.emulator:NrfEmulator", "emulators.nrf.cli:add_client_commands", "nrf_service",
+                 "docs/nrf.md"),
+    EmulatorSpec("simplelink", "a TI CC3x20/CC3x3x device in provisioning mode (SmartConfig, AP-mode HTTP)",
+                 "emulators.simplelink.emulator:SimpleLinkEmulator", "emulators.simplelink.cli:add_client_commands",
+                 "simplelink_device", "docs/simplelink.md"),
+)
+BY_NAME: dict[str, EmulatorSpec] = {spec.name: spec for spec in SPECS}
+EMULATORS: dict[str, str] = {spec.name: spec.emulator for spec in SPECS}
 
 
 def available() -> dict[str, Any]:
@@ -33,11 +54,11 @@ def available() -> dict[str, Any]:
 
 
 def add_client_commands(commands: Any) -> None:
-    for name, target in CLIENT_COMMANDS.items():
+    for spec in SPECS:
         try:
-            adder = load(target)
+            adder = load(spec.client_commands)
         except ImportError as exc:
-            _warn_once(name, exc)
+            _warn_once(spec.name, exc)
             continue
         adder(commands)
 
@@ -57,6 +78,6 @@ def load(target: str) -> Any:
 
 
 def emulator_class(name: str) -> Any:
-    if name not in EMULATORS:
-        raise KeyError(f"unknown emulator {name!r}; known: {', '.join(EMULATORS)}")
-    return load(EMULATORS[name])
+    if name not in BY_NAME:
+        raise KeyError(f"unknown emulator {name!r}; known: {', '.join(BY_NAME)}")
+    return load(BY_NAME[name].emulator)

@@ -129,7 +129,7 @@ class Suite:
     def ready_line(self) -> str:
         parts = []
         for name, emu in self.emulators.items():
-            addresses = " ".join(f"{lst.name}={lst.transport}://{lst.address}" for lst in emu.listeners())
+            addresses = " ".join(f"{lst.name}={lst.url}" for lst in emu.listeners())
             info = " ".join(f"{k}={v}" for k, v in emu.ready_info().items())
             parts.append(f"{name}[{addresses}{' ' + info if info else ''}]")
         if self.control_listener:

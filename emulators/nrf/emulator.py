@@ -87,9 +87,9 @@ class NrfEmulator(Emulator):
         assert handlers is not None
         self._https = await asyncio.get_running_loop().create_server(
             lambda: TlsGate(self.service, handlers, context), host, self.config.https_port)
-        self._listeners.append(Listener("https", "tls", host, int(self._https.sockets[0].getsockname()[1])))
+        self._listeners.append(Listener("https", "https", host, int(self._https.sockets[0].getsockname()[1])))
         if self.config.http_port is not None:
-            self._listeners.append(await _site(runner, "http", "tcp", host, self.config.http_port, None))
+            self._listeners.append(await _site(runner, "http", "http", host, self.config.http_port, None))
         # The simple socket transport costs about a third less CPU per request than udp6, but cannot serve
         # an any-address (it would not know which address a request came to).
         transport = "udp6" if host in ("0.0.0.0", "::", "") else "simplesocketserver"
@@ -97,12 +97,12 @@ class NrfEmulator(Emulator):
             self.coap.site(), bind=(host, self.config.coap_port), transports=[transport])
         install_drop_filter(self._coap_context, self.coap)
         coap_port = bound_port(self._coap_context)
-        self._listeners.append(Listener("coap", "udp", host, coap_port))
+        self._listeners.append(Listener("coap", "coap", host, coap_port))
         if self.config.dtls_port is not None:
             from emulators.nrf.dtls import DtlsFront
             self._dtls = DtlsFront(self.ctx.pki, self.other_ca_server(), self.service, (host, coap_port))
             port = await self._dtls.start(host, self.config.dtls_port)
-            self._listeners.append(Listener("coaps", "dtls", host, port))
+            self._listeners.append(Listener("coaps", "coaps", host, port))
         self.emit("started", listeners=[lst.to_json() for lst in self._listeners])
 
     async def stop(self) -> None:
