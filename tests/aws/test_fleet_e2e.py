@@ -261,7 +261,7 @@ async def test_malformed_mqtt_bytes_close_only_that_connection(aws: AwsHandles) 
     writer.write(b"\x10\xff\xff\xff\xff\x7f garbage")
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
-    await aws.suite.events.wait_for(lambda e: e.kind == "protocol_error")
+    await aws.suite.events.wait_for(lambda e: e.kind == "bad_request")
     healthy = await claim_client(aws, "after-garbage")
     await healthy.ping()
     await healthy.disconnect()
