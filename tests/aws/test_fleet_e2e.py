@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 
 from certs.pki import issue_client_cert
-from emulators.aws.device import ProvisioningRejected, connect_as, provision
-from emulators.aws.mqtt_client import MqttClient, MqttClientError
+from emulators.aws.client.device import ProvisioningRejected, connect_as, provision
+from emulators.aws.client.mqtt_client import MqttClient, MqttClientError
 from emulators.clock import ManualClock
 from emulators.harness import running
 from protocols.mqtt.codec import encode
