@@ -1,28 +1,56 @@
-"""The aws emulator's control API (`/api/aws/...`): templates, claims, registry, connections, faults."""
+"""The aws emulator's control API (`/api/aws/...`): templates, claims, registry, connections, faults.
+
+The routes see the emulator only through `AwsControlled`, the narrow interface below, so this module does not
+import the emulator."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
+from certs.devpki import DevPKI
 from emulators.aws.claims import create_claim
-from emulators.aws.registry import RegistryError
-from emulators.faults import fault_openapi, fault_routes
+from emulators.aws.config import AwsConfig
+from emulators.aws.keypool import KeyPool
+from emulators.aws.registry import Registry, RegistryError
+from emulators.faults import FaultPlan, fault_openapi, fault_routes
 from protocols.aws.fleet_topics import is_valid_template_name
 from protocols.aws.policy import PolicyError, parse_policy
 from protocols.aws.templates import TemplateValidationError, parse_template
-
-if TYPE_CHECKING:
-    from emulators.aws.emulator import AwsEmulator
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 TEMPLATE_BODY_LIMIT = 10_240
 DESCRIPTION_LIMIT = 500
+
+
+class AwsControlled(Protocol):
+    """What the control routes need of the aws emulator."""
+
+    @property
+    def config(self) -> AwsConfig: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def faults(self) -> FaultPlan: ...
+
+    @property
+    def keys(self) -> KeyPool: ...
+
+    @property
+    def pki(self) -> DevPKI: ...
+
+    def now(self) -> float: ...
+
+    def emit(self, kind: str, **data: Any) -> None: ...
+
+    def connections(self) -> list[dict[str, Any]]: ...
 
 
 class BadRequest(Exception):
@@ -50,11 +78,9 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
+def control_routes(emu: AwsControlled) -> list[web.RouteDef]:
     registry = emu.registry
-
-    def now() -> float:
-        return emu.ctx.clock.now()
+    now = emu.now
 
     async def list_templates(_: web.Request) -> web.StreamResponse:
         return web.json_response({"templates": [t.to_json() for t in registry.templates()]})
@@ -105,7 +131,7 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
         name = request.match_info["name"]
         if registry.template(name) is None:
             raise RegistryError(f"no template {name}")
-        pair = create_claim(registry, emu.ctx.pki, emu.config.region, emu.config.account_id, now(),
+        pair = create_claim(registry, emu.pki, emu.config.region, emu.config.account_id, now(),
                             template=name, temporary=True)
         emu.emit("claim_created", certificate_id=pair.certificate_id, template=name, temporary=True)
         return web.json_response(_claim_json(pair, now() + 300), status=201)
@@ -115,7 +141,7 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
         cn = body.get("commonName", "provemu claim")
         if not isinstance(cn, str) or not cn:
             raise BadRequest("commonName must be a non-empty string")
-        pair = create_claim(registry, emu.ctx.pki, emu.config.region, emu.config.account_id, now(),
+        pair = create_claim(registry, emu.pki, emu.config.region, emu.config.account_id, now(),
                             common_name=cn)
         emu.emit("claim_created", certificate_id=pair.certificate_id, temporary=False)
         return web.json_response(_claim_json(pair, None), status=201)
@@ -188,14 +214,14 @@ def control_routes(emu: AwsEmulator) -> list[web.RouteDef]:
         return web.Response(status=204)
 
     async def connections(_: web.Request) -> web.StreamResponse:
-        return web.json_response({"connections": emu.gateway.connections()})
+        return web.json_response({"connections": emu.connections()})
 
     async def keypool(_: web.Request) -> web.StreamResponse:
         return web.json_response({"keyType": emu.keys.key_type, "available": len(emu.keys),
                                   "target": emu.keys.size})
 
     async def pki_info(_: web.Request) -> web.StreamResponse:
-        pki = emu.ctx.pki
+        pki = emu.pki
         return web.json_response({"caPem": pki.ca.cert_pem().decode(), "caPath": str(pki.ca_path),
                                   "claimCertificatePath": str(pki.directory / "claim.pem"),
                                   "claimKeyPath": str(pki.directory / "claim.key")})
@@ -240,7 +266,7 @@ def _op(summary: str, *responses: str, body: bool = False, params: tuple[str, ..
     return op
 
 
-def openapi_paths(emu: AwsEmulator) -> dict[str, Any]:
+def openapi_paths(emu: AwsControlled) -> dict[str, Any]:
     p = "/api/aws"
     paths: dict[str, Any] = {
         f"{p}/templates": {"get": _op("List provisioning templates", "200"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from certs.devpki import DevPKI
 from emulators.aws import control
 from emulators.aws.claims import ensure_claim_policy, ensure_defaults
 from emulators.aws.config import AwsConfig
@@ -125,6 +126,17 @@ class AwsEmulator(Emulator):
             info["claim_cert"], info["claim_key"] = self.claim_paths
             info["template"] = "default"
         return info
+
+    # the narrow interface the control routes use (control.AwsControlled)
+    @property
+    def pki(self) -> DevPKI:
+        return self.ctx.pki
+
+    def now(self) -> float:
+        return self.ctx.clock.now()
+
+    def connections(self) -> list[dict[str, Any]]:
+        return self.gateway.connections()
 
     def control_routes(self) -> list[web.RouteDef]:
         return control.control_routes(self)
