@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._servers import get_json, port_of, provemu_serve, wait_until
-from emulators.aws.device import Endpoint
-from emulators.aws.fleet import run_fleet
+from emulators.aws.client.device import Endpoint
+from emulators.aws.client.fleet import run_fleet
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._servers import ROOT, port_of, provemu_serve, send_json, wait_until
-from emulators.aws.device import Endpoint, provision
+from emulators.aws.client.device import Endpoint, provision
 from protocols.mqtt.codec import PacketDecoder, encode
 from protocols.mqtt.packets import ConnAck, Connect, Publish, SubAck, Subscribe, Subscription
 

@@ -1,17 +1,23 @@
-"""The aws emulator's control API (`/api/aws/...`): templates, claims, registry, connections, faults."""
+"""The aws emulator's control API (`/api/aws/...`): templates, claims, registry, connections, faults.
+
+The routes see the emulator only through `AwsControlled`, the narrow interface below, so this module does not
+import the emulator."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
+from certs.devpki import DevPKI
 from emulators.aws.claims import create_claim
-from emulators.aws.registry import RegistryError
-from emulators.faults import fault_routes
+from emulators.aws.config import AwsConfig
+from emulators.aws.keypool import KeyPool
+from emulators.aws.registry import Registry, RegistryError
+from emulators.faults import FaultPlan, fault_routes
 from emulators.routes import (
     ANY_OBJECT,
     BAD_REQUEST,
@@ -33,9 +39,6 @@ from protocols.aws.fleet_topics import is_valid_template_name
 from protocols.aws.policy import PolicyError, parse_policy
 from protocols.aws.templates import TemplateValidationError, parse_template
 
-if TYPE_CHECKING:
-    from emulators.aws.emulator import AwsEmulator
-
 _OPTIONAL_STRING = {"type": ["string", "null"]}
 TEMPLATE = obj(("templateName", "templateBody", "enabled", "defaultVersionId"), templateName=STRING,
                templateBody=STRING, description=STRING, enabled=BOOLEAN, preProvisioningHookUrl=_OPTIONAL_STRING,
@@ -51,6 +54,31 @@ TEMPLATE_BODY_LIMIT = 10_240
 DESCRIPTION_LIMIT = 500
 
 
+class AwsControlled(Protocol):
+    """What the control routes need of the aws emulator."""
+
+    @property
+    def config(self) -> AwsConfig: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def faults(self) -> FaultPlan: ...
+
+    @property
+    def keys(self) -> KeyPool: ...
+
+    @property
+    def pki(self) -> DevPKI: ...
+
+    def now(self) -> float: ...
+
+    def emit(self, kind: str, **data: Any) -> None: ...
+
+    def connections(self) -> list[dict[str, Any]]: ...
+
+
 def _registry_errors(handler: Handler) -> Handler:
     """The registry's refusals (unknown or conflicting names) answered with the status each carries."""
     async def answered(request: web.Request) -> web.StreamResponse:
@@ -61,11 +89,9 @@ def _registry_errors(handler: Handler) -> Handler:
     return answered
 
 
-def control_routes(emu: AwsEmulator) -> list[Route]:
+def control_routes(emu: AwsControlled) -> list[Route]:
     registry = emu.registry
-
-    def now() -> float:
-        return emu.ctx.clock.now()
+    now = emu.now
 
     async def list_templates(_: web.Request) -> web.StreamResponse:
         return web.json_response({"templates": [t.to_json() for t in registry.templates()]})
@@ -116,7 +142,7 @@ def control_routes(emu: AwsEmulator) -> list[Route]:
         name = request.match_info["name"]
         if registry.template(name) is None:
             raise RegistryError(f"no template {name}")
-        pair = create_claim(registry, emu.ctx.pki, emu.config.region, emu.config.account_id, now(),
+        pair = create_claim(registry, emu.pki, emu.config.region, emu.config.account_id, now(),
                             template=name, temporary=True)
         emu.emit("claim_created", certificate_id=pair.certificate_id, template=name, temporary=True)
         return web.json_response(_claim_json(pair, now() + 300), status=201)
@@ -126,7 +152,7 @@ def control_routes(emu: AwsEmulator) -> list[Route]:
         cn = body.get("commonName", "provemu claim")
         if not isinstance(cn, str) or not cn:
             raise ControlError(400, "commonName must be a non-empty string")
-        pair = create_claim(registry, emu.ctx.pki, emu.config.region, emu.config.account_id, now(),
+        pair = create_claim(registry, emu.pki, emu.config.region, emu.config.account_id, now(),
                             common_name=cn)
         emu.emit("claim_created", certificate_id=pair.certificate_id, temporary=False)
         return web.json_response(_claim_json(pair, None), status=201)
@@ -199,14 +225,14 @@ def control_routes(emu: AwsEmulator) -> list[Route]:
         return web.Response(status=204)
 
     async def connections(_: web.Request) -> web.StreamResponse:
-        return web.json_response({"connections": emu.gateway.connections()})
+        return web.json_response({"connections": emu.connections()})
 
     async def keypool(_: web.Request) -> web.StreamResponse:
         return web.json_response({"keyType": emu.keys.key_type, "available": len(emu.keys),
                                   "target": emu.keys.size})
 
     async def pki_info(_: web.Request) -> web.StreamResponse:
-        pki = emu.ctx.pki
+        pki = emu.pki
         return web.json_response({"caPem": pki.ca.cert_pem().decode(), "caPath": str(pki.ca_path),
                                   "claimCertificatePath": str(pki.directory / "claim.pem"),
                                   "claimKeyPath": str(pki.directory / "claim.key")})

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import ssl
 from typing import Any
 
+from certs.devpki import DevPKI
 from emulators.aws import control
 from emulators.aws.claims import ensure_claim_policy, ensure_defaults
 from emulators.aws.config import AwsConfig
@@ -16,6 +18,7 @@ from emulators.aws.registry import Registry
 from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.faults import FaultPlan
 from emulators.routes import Route
+from protocols.aws.broker import UNAUTHORIZED_ANSWERS
 
 ALPN_MQTT_CA = "x-amzn-mqtt-ca"
 PURGE_INTERVAL_SECONDS = 60.0
@@ -36,16 +39,15 @@ class AwsEmulator(Emulator):
     config: AwsConfig
 
     def __init__(self, config: AwsConfig, ctx: EmulatorContext) -> None:
-        if config.unauthorized_connect not in ("close", "connack5", "connack7"):
+        if config.unauthorized_connect not in UNAUTHORIZED_ANSWERS:
             raise ValueError("unauthorized_connect must be close, connack5 or connack7")
         super().__init__(config, ctx)
         self.registry = Registry(ctx.db)
         self.faults = FaultPlan(FAULT_ACTIONS)
         self.keys = KeyPool(config.key_type, config.key_pool_size)
-        self.gateway = Gateway(config, self.registry, ctx.clock, self.faults, self.emit)
         self.provisioning = FleetProvisioningService(config, self.registry, ctx.pki, self.keys, ctx.clock,
-                                                     self.faults, self.gateway, self.emit)
-        self.gateway.provisioning = self.provisioning
+                                                     self.faults, self.emit, secrets.token_bytes)
+        self.gateway = Gateway(config, self.registry, ctx.clock, self.faults, self.provisioning, self.emit)
         self._servers: list[tuple[str, asyncio.Server]] = []
         self._purger: asyncio.Task[None] | None = None
         self.claim_paths: tuple[str, str] | None = None
@@ -94,6 +96,7 @@ class AwsEmulator(Emulator):
         for _, server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        await self.gateway.close()
         await self.provisioning.close()
         await self.keys.stop()
 
@@ -122,6 +125,17 @@ class AwsEmulator(Emulator):
             info["claim_cert"], info["claim_key"] = self.claim_paths
             info["template"] = "default"
         return info
+
+    # the narrow interface the control routes use (control.AwsControlled)
+    @property
+    def pki(self) -> DevPKI:
+        return self.ctx.pki
+
+    def now(self) -> float:
+        return self.ctx.clock.now()
+
+    def connections(self) -> list[dict[str, Any]]:
+        return self.gateway.connections()
 
     def control_routes(self) -> list[Route]:
         return control.control_routes(self)

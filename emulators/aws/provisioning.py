@@ -1,16 +1,17 @@
 """The fleet provisioning service: CreateKeysAndCertificate, CreateCertificateFromCsr and RegisterThing.
 
-Requests arrive from the gateway already authorized; answers go back through `Gateway.deliver_response`,
-so only the requesting connection receives them. Requests of one connection are served in order.
+Requests arrive from the broker core already authorized; `serve` returns the answer (topic, payload, QoS)
+with the `Delivery` a fault asks for, and the driver hands it to `Broker.deliver_response`, which sends it to
+the requesting connection only (AWS IoT developer guide, "Device provisioning MQTT API"). Ownership tokens
+come from the injected random-bytes source, times from the emulator clock.
 """
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import logging
-import secrets
-import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -23,7 +24,8 @@ from emulators.aws.hook import call_hook
 from emulators.aws.keypool import KeyPool
 from emulators.aws.registry import Registry
 from emulators.clock import Clock
-from emulators.faults import FaultPlan
+from emulators.faults import Delivery, FaultPlan
+from protocols.aws.broker import ProvisioningRequest
 from protocols.aws.fleet_messages import (
     AcceptedResponse,
     CreateCertificateFromCsrRequest,
@@ -38,7 +40,6 @@ from protocols.aws.fleet_messages import (
     decode_request,
     encode_response,
 )
-from protocols.aws.fleet_topics import FleetRequest, Operation
 from protocols.aws.hook_messages import hook_input
 from protocols.aws.ownership import TokenPolicy, TokenState, check_token
 from protocols.aws.template_functions import TemplateEvaluationError, TemplateValidationError
@@ -52,16 +53,25 @@ from protocols.aws.templates import (
     plan_certificate_status,
     plan_thing_change,
 )
-from protocols.mqtt.packets import Publish
 
 if TYPE_CHECKING:
     from emulators.aws.config import AwsConfig
-    from emulators.aws.gateway import Gateway, MqttConnection
 
 log = logging.getLogger("provemu.aws.provisioning")
 
 ISSUED_CERTIFICATE_CN = "AWS IoT Certificate"
 PROVISIONING_FAULTS = ("throttle", "reject", "delay", "drop", "never_answer")
+TOKEN_BYTES = 48
+
+
+@dataclass(frozen=True)
+class ProvisioningAnswer:
+    """What to publish back to the requester, and how a fault changes its delivery (drop, never, late)."""
+
+    delivery: Delivery
+    topic: str = ""
+    payload: bytes = b""
+    qos: int = 0
 
 
 class Rejected(Exception):
@@ -74,76 +84,63 @@ class Rejected(Exception):
 
 class FleetProvisioningService:
     def __init__(self, config: AwsConfig, registry: Registry, pki: DevPKI, keys: KeyPool, clock: Clock,
-                 faults: FaultPlan, gateway: Gateway, emit: Callable[..., Any]) -> None:
+                 faults: FaultPlan, emit: Callable[..., Any], random_bytes: Callable[[int], bytes]) -> None:
         self.config = config
         self.registry = registry
         self.pki = pki
         self.keys = keys
         self.clock = clock
         self.faults = faults
-        self.gateway = gateway
         self.emit = emit
+        self.random_bytes = random_bytes
         overrides: dict[str | RejectionCase, dict[str, Any]] = {k: v for k, v in config.error_overrides.items()}
         self.catalog = ErrorCatalog(overrides)
         self.token_policy = TokenPolicy(config.token_single_use, config.token_binding)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._locks: weakref.WeakKeyDictionary[MqttConnection, asyncio.Lock] = weakref.WeakKeyDictionary()
         self._templates: dict[tuple[str, int], ProvisioningTemplate] = {}
         self._http: aiohttp.ClientSession | None = None
 
-    def submit(self, conn: MqttConnection, request: FleetRequest, packet: Publish) -> None:
-        task = asyncio.create_task(self._serve(conn, request, packet))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
 
-    async def _serve(self, conn: MqttConnection, request: FleetRequest, packet: Publish) -> None:
-        lock = self._locks.setdefault(conn, asyncio.Lock())
-        async with lock:
-            operation = _operation_name(request.operation)
-            fault = self.faults.take(actions=PROVISIONING_FAULTS, operation=operation, client_id=conn.client_id,
-                                     template=request.template_name or "")
-            response: AcceptedResponse | ErrorResponse
-            try:
-                if fault is not None:
-                    self.emit("fault_applied", fault=fault.id, action=fault.action, operation=operation)
-                    log.info("fault %s: %s on %s from %s", fault.id, fault.action, operation, conn.client_id)
-                    if fault.action == "never_answer":
-                        return
-                    if fault.action == "drop":
-                        conn.drop()
-                        return
-                    if fault.action == "delay":
-                        await asyncio.sleep(float(fault.params.get("seconds", 1.0)))
-                    elif fault.action == "throttle":
-                        raise Rejected(RejectionCase.THROTTLED)
-                    elif fault.action == "reject":
-                        response = self._fault_rejection(fault.params)
-                        raise _Answer(response)
-                response = await self._handle(conn, request, packet.payload)
-                topic = request.accepted_topic
-                outcome = "accepted"
-            except _Answer as answer:
-                response, topic, outcome = answer.response, request.rejected_topic, "rejected"
-            except Rejected as rejection:
-                response = self.catalog.rejection(rejection.case, rejection.detail, **rejection.context)
-                topic, outcome = request.rejected_topic, "rejected"
-                log.info("%s from %s rejected: %s %s", operation, conn.client_id, response.error_code,
-                         response.error_message)
-            except Exception:
-                log.exception("%s from %s failed", operation, conn.client_id)
-                response = self.catalog.rejection(RejectionCase.INTERNAL_ERROR)
-                topic, outcome = request.rejected_topic, "rejected"
-            payload = encode_response(response, request.fmt)
-            self.emit(f"provisioning_{outcome}", operation=operation, client_id=conn.client_id, topic=topic,
+    async def serve(self, served: ProvisioningRequest[Any]) -> ProvisioningAnswer:
+        """The answer to one request; the caller serves one connection's requests in order."""
+        request, client_id = served.request, served.client_id
+        operation = request.operation.value
+        fault = self.faults.take(actions=PROVISIONING_FAULTS, operation=operation, client_id=client_id,
+                                 template=request.template_name or "")
+        delivery = Delivery.of(fault)
+        response: AcceptedResponse | ErrorResponse
+        if fault is not None:
+            self.emit("fault_applied", fault=fault.id, action=fault.action, operation=operation)
+            log.info("fault %s: %s on %s from %s", fault.id, fault.action, operation, client_id)
+            if not delivery.answers:
+                return ProvisioningAnswer(delivery)
+        try:
+            if fault is not None and fault.action == "throttle":
+                raise Rejected(RejectionCase.THROTTLED)
+            if fault is not None and fault.action == "reject":
+                raise _Answer(self._fault_rejection(fault.params))
+            response = await self._handle(served)
+            accepted = True
+        except _Answer as answer:
+            response, accepted = answer.response, False
+        except Rejected as rejection:
+            response, accepted = self.catalog.rejection(rejection.case, rejection.detail, **rejection.context), False
+            log.info("%s from %s rejected: %s %s", operation, client_id, response.error_code,
+                     response.error_message)
+        except Exception:
+            log.exception("%s from %s failed", operation, client_id)
+            response, accepted = self.catalog.rejection(RejectionCase.INTERNAL_ERROR), False
+        if accepted:
+            topic = request.accepted_topic
+            self.emit("provisioning_accepted", operation=operation, client_id=client_id, topic=topic,
                       **_summary(response))
-            self.gateway.deliver_response(conn, topic, payload, packet.qos)
+        else:
+            topic = request.rejected_topic
+            self.emit("provisioning_rejected", operation=operation, client_id=client_id, topic=topic,
+                      **_summary(response))
+        return ProvisioningAnswer(delivery, topic, encode_response(response, request.fmt), served.qos)
 
     def _fault_rejection(self, params: dict[str, Any]) -> ErrorResponse:
         if "case" in params:
@@ -151,32 +148,33 @@ class FleetProvisioningService:
         return ErrorResponse(int(params.get("statusCode", 400)), str(params.get("errorCode", "InvalidRequest")),
                              str(params.get("errorMessage", "Rejected by an injected fault.")))
 
-    async def _handle(self, conn: MqttConnection, request: FleetRequest, payload: bytes) -> AcceptedResponse:
+    async def _handle(self, served: ProvisioningRequest[Any]) -> AcceptedResponse:
+        request = served.request
         try:
-            message = decode_request(request.operation, request.fmt, payload)
+            message = decode_request(request.operation, request.fmt, served.payload)
         except FleetPayloadError as exc:
             raise Rejected(exc.case, str(exc)) from exc
-        claim_id = conn.principal.certificate_id if conn.principal else None
+        claim_id = served.claim_certificate_id
         if isinstance(message, RegisterThingRequest):
             assert request.template_name is not None
-            return await self._register_thing(conn, request.template_name, message)
+            return await self._register_thing(served, request.template_name, message)
         if isinstance(message, CreateCertificateFromCsrRequest):
             try:
                 cert = sign_csr(self.pki.ca, message.certificate_signing_request)
             except CsrError as exc:
                 raise Rejected(RejectionCase.INVALID_CSR, str(exc)) from exc
-            cert_id, pem, token = self._record_new_certificate(cert, claim_id, conn.client_id)
+            cert_id, pem, token = self._record_new_certificate(cert, claim_id, served.client_id)
             return CreateCertificateFromCsrResponse(cert_id, pem, token)
         key = await self.keys.take()
         issued = issue_client_cert(self.pki.ca, ISSUED_CERTIFICATE_CN, public_key=key.public_key)
-        cert_id, pem, token = self._record_new_certificate(issued.cert, claim_id, conn.client_id)
+        cert_id, pem, token = self._record_new_certificate(issued.cert, claim_id, served.client_id)
         return CreateKeysAndCertificateResponse(cert_id, pem, key.private_pem, token)
 
     def _record_new_certificate(self, cert: x509.Certificate, claim_id: str | None,
                                 client_id: str) -> tuple[str, str, str]:
         pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         cert_id = certificate_id(cert)
-        token = secrets.token_urlsafe(48)
+        token = base64.urlsafe_b64encode(self.random_bytes(TOKEN_BYTES)).rstrip(b"=").decode()
         now = self.clock.now()
         with self.registry.db.transaction():
             self.registry.add_certificate(cert_id, pem, "PENDING_ACTIVATION", now)
@@ -201,13 +199,13 @@ class FleetProvisioningService:
             self._templates[key] = template
         return template
 
-    async def _register_thing(self, conn: MqttConnection, template_name: str,
+    async def _register_thing(self, served: ProvisioningRequest[Any], template_name: str,
                               message: RegisterThingRequest) -> RegisterThingResponse:
         template = self._template(template_name)
         row = self.registry.template(template_name)
         assert row is not None
         token = self.registry.token(message.certificate_ownership_token)
-        claim_id = conn.principal.certificate_id if conn.principal else None
+        claim_id = served.claim_certificate_id
         state = TokenState(token.certificate_id, token.claim_certificate_id, token.expires_at, token.used_at) \
             if token else None
         problem = check_token(message.certificate_ownership_token, state, self.clock.now(), claim_id,
@@ -221,7 +219,7 @@ class FleetProvisioningService:
         parameters = dict(message.parameters)
         if row.hook_url:
             verdict = await call_hook(self._session(), row.hook_url, hook_input(
-                claim_id, record.id, record.pem, self._template_arn(template_name), conn.client_id, parameters),
+                claim_id, record.id, record.pem, self._template_arn(template_name), served.client_id, parameters),
                 self.config.hook_timeout)
             self.emit("hook_called", template=template_name, allowed=verdict.allowed, outcome=verdict.outcome,
                       reason=verdict.reason)
@@ -239,7 +237,7 @@ class FleetProvisioningService:
             raise Rejected(exc.case, exc.detail, template_name=template_name, **exc.context) from exc
         self.registry.use_token(message.certificate_ownership_token, self.clock.now())
         self.emit("thing_registered", thing_name=thing_name, certificate_id=record.id, template=template_name,
-                  client_id=conn.client_id)
+                  client_id=served.client_id)
         return RegisterThingResponse(thing_name, dict(plan.device_configuration))
 
     def _apply(self, plan: ProvisioningPlan, cert_id: str, current_status: str) -> str:
@@ -280,12 +278,6 @@ class _Answer(Exception):
     def __init__(self, response: ErrorResponse) -> None:
         super().__init__(response.error_code)
         self.response = response
-
-
-def _operation_name(operation: Operation) -> str:
-    return {Operation.CREATE_KEYS_AND_CERTIFICATE: "CreateKeysAndCertificate",
-            Operation.CREATE_CERTIFICATE_FROM_CSR: "CreateCertificateFromCsr",
-            Operation.REGISTER_THING: "RegisterThing"}[operation]
 
 
 def _summary(response: AcceptedResponse | ErrorResponse) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import enum
 from dataclasses import dataclass
 
 from protocols.errors import LocalProtocolError
+from protocols.machine import step
 from protocols.mqtt.codec import PacketDecoder, encode, encode_unsupported_version_connack
 from protocols.mqtt.errors import MqttProtocolError
 from protocols.mqtt.packets import (
@@ -148,12 +149,9 @@ class BrokerSession:
 
     # state machine
     def _move(self, event: Input) -> None:
-        target = TRANSITIONS.get((self.state, event))
-        if target is None:
-            if event is Input.CLOSE and self.state is SessionState.CLOSED:
-                return
-            raise SessionUsageError(f"{event.value} is not allowed in state {self.state.value}")
-        self.state = target
+        if event is Input.CLOSE and self.state is SessionState.CLOSED:
+            return  # closing twice (a DISCONNECT, then the transport going away) is harmless
+        self.state = step(TRANSITIONS, self.state, event, machine="broker session", error=SessionUsageError)
 
     @property
     def is_v5(self) -> bool:

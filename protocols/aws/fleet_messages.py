@@ -24,6 +24,7 @@ from typing import Any
 import cbor2
 
 from protocols.aws.fleet_topics import Operation, PayloadFormat, TopicKind
+from protocols.errors import RemoteProtocolError
 
 PARAMETER_KEY_MAX_LENGTH = 2048
 PARAMETER_VALUE_MAX_LENGTH = 4096
@@ -65,7 +66,7 @@ class RejectionCase(enum.Enum):
     INTERNAL_ERROR = "internal_error"
 
 
-class FleetPayloadError(Exception):
+class FleetPayloadError(RemoteProtocolError):
     """Remote error: the peer's payload cannot be decoded or violates the payload schema."""
 
     def __init__(self, message: str, case: RejectionCase = RejectionCase.MALFORMED_PAYLOAD) -> None:

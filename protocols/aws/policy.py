@@ -28,6 +28,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from protocols.errors import RemoteProtocolError
+
 VERSION_2012 = "2012-10-17"
 VERSION_2008 = "2008-10-17"
 POLICY_DOCUMENT_MAX_CHARS = 2048
@@ -52,7 +54,7 @@ _STRING_OPERATORS = {
 }
 
 
-class PolicyError(Exception):
+class PolicyError(RemoteProtocolError):
     """The policy document is not valid JSON or not a valid AWS IoT policy."""
 
 

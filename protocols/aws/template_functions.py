@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from protocols.aws.fleet_messages import RejectionCase
+from protocols.errors import RemoteProtocolError
 
 CERTIFICATE_ID = "AWS::IoT::Certificate::Id"
 CERTIFICATE_PREFIX = "AWS::IoT::Certificate::"
@@ -46,7 +47,7 @@ _CONDITION_FUNCTIONS: Final = frozenset({"Fn::Equals", "Fn::Not", "Fn::And", "Fn
 _SUB_TOKEN = re.compile(r"\$\{([^}]*)\}")
 
 
-class TemplateValidationError(Exception):
+class TemplateValidationError(RemoteProtocolError):
     """The template body is invalid (answer the control-plane call with 400)."""
 
     def __init__(self, message: str, path: str = "") -> None:
@@ -55,7 +56,7 @@ class TemplateValidationError(Exception):
         self.path = path
 
 
-class TemplateEvaluationError(Exception):
+class TemplateEvaluationError(RemoteProtocolError):
     """Evaluating a template for one RegisterThing failed; `case` selects the `/rejected` answer."""
 
     def __init__(

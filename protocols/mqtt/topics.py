@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
+from protocols.errors import RemoteProtocolError
+
 MAX_TOPIC_BYTES = 65535
 SHARED_PREFIX = "$share/"
 
 T = TypeVar("T")
 
 
-class TopicError(ValueError):
+class TopicError(RemoteProtocolError, ValueError):
     """A topic name or topic filter breaks the MQTT syntax rules."""
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from emulators.aws.device import Endpoint
+from emulators.aws.client.device import Endpoint
 from emulators.aws.emulator import AwsEmulator
 from emulators.harness import running
 from emulators.runner import Suite

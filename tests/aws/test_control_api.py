@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from emulators.aws.device import Endpoint, ProvisioningRejected, connect_as, provision
-from emulators.aws.mqtt_client import MqttClientError
+from emulators.aws.client.device import Endpoint, ProvisioningRejected, connect_as, provision
+from emulators.aws.client.mqtt_client import MqttClientError
 from emulators.harness import running
 from tests.aws.conftest import AwsHandles
 

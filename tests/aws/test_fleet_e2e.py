@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 
 from certs.pki import issue_client_cert
-from emulators.aws.device import ProvisioningRejected, connect_as, provision
-from emulators.aws.mqtt_client import MqttClient, MqttClientError
+from emulators.aws.client.device import ProvisioningRejected, connect_as, provision
+from emulators.aws.client.mqtt_client import MqttClient, MqttClientError
 from emulators.clock import ManualClock
 from emulators.harness import running
 from protocols.mqtt.codec import encode
@@ -261,7 +261,7 @@ async def test_malformed_mqtt_bytes_close_only_that_connection(aws: AwsHandles) 
     writer.write(b"\x10\xff\xff\xff\xff\x7f garbage")
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
-    await aws.suite.events.wait_for(lambda e: e.kind == "protocol_error")
+    await aws.suite.events.wait_for(lambda e: e.kind == "bad_request")
     healthy = await claim_client(aws, "after-garbage")
     await healthy.ping()
     await healthy.disconnect()

@@ -143,7 +143,7 @@ async def test_alpn_listener_negotiates_x_amzn_mqtt_ca(aws: AwsHandles, tmp_path
     assert await asyncio.to_thread(_alpn_connect, aws, alpn.port) == "x-amzn-mqtt-ca"
     client, _ = await asyncio.to_thread(_paho, aws, aws.pki / "claim.pem", aws.pki / "claim.key", "alpn-client",
                                         paho.MQTTv311, alpn.port, ["x-amzn-mqtt-ca"])
-    await aws.suite.events.wait_for(lambda e: e.kind == "tcp_connected" and e.data["alpn"] == "x-amzn-mqtt-ca")
+    await aws.suite.events.wait_for(lambda e: e.kind == "session_opened" and e.data["alpn"] == "x-amzn-mqtt-ca")
     client.disconnect()
     client.loop_stop()
 
@@ -161,7 +161,7 @@ async def test_awsiotpythonsdk_v1_on_443_with_alpn(tmp_path: Path) -> None:
         handles = AwsHandles(suite, emulator, emulator.listeners()[0].port, tmp_path / "pki", suite.control_url)
         result = await asyncio.to_thread(_v1_json_flow, handles, "v1-alpn", 443)
         assert result["body"]["thingName"] == "v1-alpn"
-        event = await suite.events.wait_for(lambda e: e.kind == "tcp_connected" and e.data["listener"] == "mqtt-alpn")
+        event = await suite.events.wait_for(lambda e: e.kind == "session_opened" and e.data["listener"] == "mqtt-alpn")
         assert event.data["alpn"] == "x-amzn-mqtt-ca"
     finally:
         await context.__aexit__(None, None, None)

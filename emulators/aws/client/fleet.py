@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emulators.aws.device import Endpoint, connect_as, provision
+from emulators.aws.client.device import Endpoint, connect_as, provision
 
 
 @dataclass

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from emulators.aws.device import Endpoint, ProvisioningRejected, connect_as, provision
-from emulators.aws.fleet import run_fleet
-from emulators.aws.mqtt_client import MqttClientError
+from emulators.aws.client.device import Endpoint, ProvisioningRejected, connect_as, provision
+from emulators.aws.client.fleet import run_fleet
+from emulators.aws.client.mqtt_client import MqttClientError
 
 
 def add_client_commands(commands: Any) -> None:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certs.pki import make_csr
-from emulators.aws.mqtt_client import MqttClient, MqttClientError
+from emulators.aws.client.mqtt_client import MqttClient, MqttClientError
 from protocols.aws.fleet_messages import (
     CreateCertificateFromCsrRequest,
     CreateKeysAndCertificateRequest,
