@@ -5,8 +5,9 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -70,7 +71,7 @@ class Emulator(abc.ABC):
         self.log = ctx.log.getChild(self.name) if ctx.log.name != f"provemu.{self.name}" else ctx.log
         self._periodic: list[asyncio.Task[None]] = []
 
-    def every(self, seconds: float, step: Callable[[], Awaitable[None] | None], name: str) -> None:
+    def every(self, seconds: float, step: Callable[[], object], name: str) -> None:
         """Run `step` every `seconds` (first after one interval) until `stop_periodic`; a step that fails is
         logged and the next one still runs, so one bad timer never stops the emulator."""
         async def loop() -> None:
@@ -78,7 +79,7 @@ class Emulator(abc.ABC):
                 await asyncio.sleep(seconds)
                 try:
                     result = step()
-                    if result is not None:
+                    if inspect.isawaitable(result):
                         await result
                 except Exception:
                     self.log.exception("%s: periodic %s failed", self.name, name)

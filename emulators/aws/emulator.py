@@ -49,7 +49,6 @@ class AwsEmulator(Emulator):
                                                      self.faults, self.emit, secrets.token_bytes)
         self.gateway = Gateway(config, self.registry, ctx.clock, self.faults, self.provisioning, self.emit)
         self._servers: list[tuple[str, asyncio.Server]] = []
-        self._purger: asyncio.Task[None] | None = None
         self.claim_paths: tuple[str, str] | None = None
 
     @classmethod
@@ -73,7 +72,8 @@ class AwsEmulator(Emulator):
             server = await loop.create_server(lambda n=name: MqttConnection(self.gateway, n),  # type: ignore[misc]
                                               self.ctx.host, port, ssl=context, reuse_address=True)
             self._servers.append((name, server))
-        self._purger = asyncio.create_task(self._purge_loop(), name="aws-purge")
+        self.purge()
+        self.every(PURGE_INTERVAL_SECONDS, self.purge, "purge")
         self.log.info("aws: fleet provisioning on %s", ", ".join(lst.address for lst in self.listeners()))
 
     def _ssl_context(self, alpn: list[str] | None) -> ssl.SSLContext:
@@ -86,9 +86,7 @@ class AwsEmulator(Emulator):
         return context
 
     async def stop(self) -> None:
-        if self._purger is not None:
-            self._purger.cancel()
-            await asyncio.gather(self._purger, return_exceptions=True)
+        await self.stop_periodic()
         self.gateway.close_all()
         for _, server in self._servers:
             server.close()
@@ -99,11 +97,6 @@ class AwsEmulator(Emulator):
         await self.gateway.close()
         await self.provisioning.close()
         await self.keys.stop()
-
-    async def _purge_loop(self) -> None:
-        while True:
-            self.purge()
-            await asyncio.sleep(PURGE_INTERVAL_SECONDS)
 
     def purge(self) -> list[str]:
         purged = self.registry.purge_expired(self.ctx.clock.now())
