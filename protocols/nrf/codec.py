@@ -24,6 +24,7 @@ from typing import Any
 
 import cbor2
 
+from protocols.errors import LocalProtocolError, RemoteProtocolError
 from protocols.nrf.scan import CborFramingError, scan
 
 MAX_ID_LENGTH = 45
@@ -35,7 +36,7 @@ AT_COMMAND, CONFIG, FINISHED = 0, 1, 2
 ERROR, AT_OK, CONFIG_ACK, FINISHED_ACK = 99, 100, 101, 102
 
 
-class CborDecodeError(ValueError):
+class CborDecodeError(RemoteProtocolError, ValueError):
     """The peer sent bytes that are not a valid command/response list (remote error)."""
 
 
@@ -43,7 +44,7 @@ class TooManyElements(CborDecodeError):
     """A definite-length list or map holds more elements than the schema allows (zcbor HIGH_ELEM_COUNT)."""
 
 
-class CodecUsageError(ValueError):
+class CodecUsageError(LocalProtocolError, ValueError):
     """The caller asked to encode something the schema cannot carry (local error)."""
 
 

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+from protocols.errors import RemoteProtocolError
 from protocols.nrf.jwt import b64url_decode, b64url_encode
 
 SELF_DESCRIBED = 55799
@@ -30,7 +31,7 @@ DEVICE_TYPES = {1: "nRF9160_SIAA", 2: "nRF9160_SIBA", 3: "nRF9160_SICA", 4: "nRF
                 5: "nRF9131_LACA", 6: "nRF9151_LACA"}
 
 
-class TokenError(ValueError):
+class TokenError(RemoteProtocolError, ValueError):
     """An attestation token or COSE blob is malformed or its signature does not verify (remote error)."""
 
 

@@ -18,10 +18,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+from protocols.errors import RemoteProtocolError
+
 TIME_REASONS = frozenset({"expired", "not_yet_valid", "no_expiry"})
 
 
-class JwtError(ValueError):
+class JwtError(RemoteProtocolError, ValueError):
     """The token is not an acceptable ES256 JWT (remote error)."""
 
     def __init__(self, reason: str, detail: str) -> None:

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from protocols.errors import RemoteProtocolError
 from protocols.nrf import cose
 from protocols.nrf.jwt import build_jwt
 
@@ -36,7 +37,9 @@ _NAME_OIDS = {"C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME, "
               "CN": NameOID.COMMON_NAME}
 
 
-class CmeError(Exception):
+class CmeError(RemoteProtocolError):
+    """An AT command the modem refuses, answered as `+CME ERROR: <code>`."""
+
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code

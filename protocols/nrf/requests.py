@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from protocols.errors import RemoteProtocolError
 from protocols.nrf.codec import (
     MAX_CONFIG_PAIRS,
     MAX_IGNORED_CME,
@@ -28,7 +29,7 @@ KEY_CLIENT_PRIVATE, CMNG_DELETE_MISSING = 2, 513
 DEFAULT_KEY_USAGE = "101010000"
 
 
-class RequestError(ValueError):
+class RequestError(RemoteProtocolError, ValueError):
     """A management request that cannot become device commands (the API caller's error)."""
 
 
