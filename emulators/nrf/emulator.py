@@ -1,24 +1,29 @@
-"""The nRF Cloud provisioning service emulator: wires the service, its HTTPS/HTTP/CoAP/DTLS listeners, the
-management API, and the control routes (faults, devices, queues, emulated network time)."""
+"""The nRF Cloud provisioning service emulator: wires the service core, its HTTPS/HTTP/CoAP/DTLS drivers, the
+management API, and the control routes (faults, devices, queues, emulated network time). The emulator's clock
+and randomness (`NrfConfig.seed`) are the only ones the service, the registry and the drivers use."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import ssl
 from typing import Any, ClassVar
 
 import aiocoap
 from aiohttp import web
+from cryptography import x509
 
 from certs.pki import CertifiedKey, create_ca, issue_server_cert, load_certificate, load_private_key
 from emulators.base import Emulator, EmulatorContext, Listener
-from emulators.faults import FaultPlan, fault_openapi, fault_routes
+from emulators.faults import Fault, FaultPlan
 from emulators.nrf.coap import CoapApi, bound_port, install_drop_filter
 from emulators.nrf.config import NrfConfig
+from emulators.nrf.control import NrfControl
+from emulators.nrf.dtls import DtlsFront
 from emulators.nrf.http import DeviceHttp, TlsGate, tls_context
 from emulators.nrf.management import ManagementApi
-from emulators.nrf.service import FAULT_ACTIONS, DeviceService
 from emulators.nrf.store import NrfStore
+from protocols.nrf.service import FAULT_ACTIONS, ProvisioningService
 
 OTHER_CA_STEM, OTHER_SERVER_STEM = "nrf-other-ca", "nrf-other-ca-server"
 
@@ -30,17 +35,21 @@ class NrfEmulator(Emulator):
     def __init__(self, config: NrfConfig, ctx: EmulatorContext) -> None:
         super().__init__(config, ctx)
         self.config: NrfConfig = config
+        self.rng = random.Random(config.seed) if config.seed is not None else random.SystemRandom()
         self.faults = FaultPlan(FAULT_ACTIONS)
-        self.store = NrfStore(ctx.db)
-        self.service = DeviceService(config, self.store, self.faults, ctx.clock.now, self.emit, self.log)
-        self.management = ManagementApi(self.service, self.store)
-        self.http = DeviceHttp(self.service, self.management)
-        self.coap = CoapApi(self.service)
+        self.store = NrfStore(ctx.db, self.rng)
+        self.service: ProvisioningService[Fault] = ProvisioningService(config, self.store, self.faults, self.emit)
+        self.management = ManagementApi(self.store, config, ctx.clock, self.rng, self.emit, self.service.forget)
+        self.http = DeviceHttp(self.service, self.management, config, ctx.clock)
+        self.coap = CoapApi(self.service, config, ctx.clock)
+        self.control = NrfControl(self.faults, self.store, self.management,
+                                  lambda device: self.service.network_time(device, ctx.clock.now()),
+                                  self._session_counts)
         self._runners: list[web.AppRunner] = []
         self._https: asyncio.Server | None = None
         self._listeners: list[Listener] = []
         self._coap_context: aiocoap.Context | None = None
-        self._dtls: Any = None
+        self._dtls: DtlsFront | None = None
         self._other: CertifiedKey | None = None
 
     # --- the second CA for FAILED_WRONG_ROOT_CA ---
@@ -61,7 +70,6 @@ class NrfEmulator(Emulator):
         return self._other
 
     def _server_names(self) -> list[str]:
-        from cryptography import x509
         san = self.ctx.pki.server.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         return [*map(str, san.get_values_for_type(x509.DNSName)),
                 *map(str, san.get_values_for_type(x509.IPAddress))]
@@ -98,8 +106,8 @@ class NrfEmulator(Emulator):
         coap_port = bound_port(self._coap_context)
         self._listeners.append(Listener("coap", "udp", host, coap_port))
         if self.config.dtls_port is not None:
-            from emulators.nrf.dtls import DtlsFront
-            self._dtls = DtlsFront(self.ctx.pki, self.other_ca_server(), self.service, (host, coap_port))
+            self._dtls = DtlsFront(self.ctx.pki, self.other_ca_server(), self.service, (host, coap_port),
+                                   self.ctx.clock, self.rng.randbytes(32))
             port = await self._dtls.start(host, self.config.dtls_port)
             self._listeners.append(Listener("coaps", "dtls", host, port))
         self.emit("started", listeners=[lst.to_json() for lst in self._listeners])
@@ -125,57 +133,15 @@ class NrfEmulator(Emulator):
         return {"ca": str(self.ctx.pki.ca_path), "api_key": self.config.api_key or "(none)"}
 
     # --- control API ---
+    def _session_counts(self) -> dict[str, int]:
+        return {"coapSessions": len(self.coap.sessions),
+                "dtlsSessions": len(self._dtls.sessions) if self._dtls else 0}
+
     def control_routes(self) -> list[web.RouteDef]:
-        async def network_time(request: web.Request) -> web.Response:
-            device = request.query.get("device", "")
-            value = self.service.network_time(device)
-            if value is None:
-                return web.json_response({"message": "no network time"}, status=503)
-            return web.json_response({"time": value})
-
-        async def queue(request: web.Request) -> web.Response:
-            device_id = request.match_info["device_id"]
-            if self.store.device(device_id) is None:
-                return web.json_response({"message": "Device not claimed"}, status=404)
-            return web.json_response({"items": [
-                {"correlationId": q.corr_id, "commandId": q.command_id, "type": type(q.command).__name__}
-                for q in self.store.pending(device_id)]})
-
-        async def sessions(_: web.Request) -> web.Response:
-            return web.json_response({"coapSessions": len(self.coap.sessions),
-                                      "dtlsSessions": len(self._dtls.sessions) if self._dtls else 0})
-
-        return [*fault_routes(self.faults), web.get("/network-time", network_time),
-                web.get("/devices/{device_id}/queue", queue), web.get("/sessions", sessions),
-                *self.management.routes(require_key=False)]
+        return self.control.routes()
 
     def openapi_paths(self) -> dict[str, Any]:
-        prefix = "/api/nrf"
-        ok = {"200": {"description": "ok"}}
-        paths: dict[str, Any] = fault_openapi(prefix, self.faults)
-        paths[f"{prefix}/network-time"] = {"get": {
-            "summary": "Emulated network time (NITZ) for a fake device; 503 under no_valid_datetime",
-            "parameters": [{"name": "device", "in": "query", "schema": {"type": "string"}}],
-            "responses": {**ok, "503": {"description": "no network time"}}}}
-        paths[f"{prefix}/devices/{{device_id}}/queue"] = {"get": {
-            "summary": "Pending device commands in delivery order", "responses": ok}}
-        paths[f"{prefix}/sessions"] = {"get": {"summary": "Authenticated CoAP sessions", "responses": ok}}
-        management = {
-            "/v1/claimed-devices": {"post": "Claim (JSON claimToken/tags[/publicKey]; ?dryrun=true; CSV bulk)",
-                                    "get": "List claimed devices"},
-            "/v1/identities/claimed-devices": {"post": "Claim (alias)"},
-            "/v1/claimed-devices/bulk": {"post": "Bulk claim (CSV) → 202 bulkOpsRequestId"},
-            "/v1/claimed-devices/{device_id}": {"get": "One claimed device", "delete": "Unclaim (204/404)"},
-            "/v1/claimed-devices/{device_id}/provisioning": {"post": "Create a provisioning command (201)",
-                                                             "get": "List the device's commands"},
-            "/v1/claimed-devices/{device_id}/provisioning/{command_id}": {"get": "Command status and response"},
-            "/v1/provisioning-rules": {"post": "Create a rule (201)", "get": "List rules"},
-            "/v1/provisioning/tags": {"post": "Create a tag", "get": "List tags"},
-        }
-        for path, methods in management.items():
-            paths[f"{prefix}{path}"] = {m: {"summary": s + " (also on the HTTPS port at " + path +
-                                            " with the API key)", "responses": ok} for m, s in methods.items()}
-        return paths
+        return self.control.openapi_paths("/api/nrf")
 
 
 async def _site(runner: web.AppRunner, name: str, transport: str, host: str, port: int,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import random
 import re
-import secrets
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -95,6 +95,7 @@ class Modem:
     time_offset: float | None = None
     credentials: dict[tuple[int, int], str] = field(default_factory=dict)
     keys: dict[tuple[int, int], ec.EllipticCurvePrivateKey] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=random.SystemRandom)  # nonces and JWT ids
 
     @property
     def kid(self) -> str:
@@ -195,7 +196,7 @@ class Modem:
             message_type = cose.CSR_MSG_V1
         self.keys[(tag, key_type)] = key
         blob = cose.keygen_blob(self.identity_key, self.device_id, message_type, tag, der,
-                                secrets.token_bytes(16))
+                                self.rng.randbytes(16))
         return f'%KEYGEN: "{blob}"'
 
     def _csr(self, key: ec.EllipticCurvePrivateKey, attributes: str, usage: str) -> bytes:
@@ -283,7 +284,7 @@ class Modem:
                 raise CmeError(CME_NOT_FOUND)
             key = stored
         claims: dict[str, object] = {"iss": f"{self.iss_prefix}.{self.device_id}",
-                                     "jti": f"{self.iss_prefix}.{self.firmware_id}.{secrets.token_hex(16)}"}
+                                     "jti": f"{self.iss_prefix}.{self.firmware_id}.{self.rng.randbytes(16).hex()}"}
         if sub or self.send_empty_sub_aud:
             claims["sub"] = sub
         if aud or self.send_empty_sub_aud:
@@ -296,7 +297,7 @@ class Modem:
 
     def attestation_token(self) -> cose.AttestationToken:
         return cose.build_attestation_token(self.identity_key, self.device_id, self.device_type,
-                                            self.firmware_id, secrets.token_bytes(16))
+                                            self.firmware_id, self.rng.randbytes(16))
 
     def _attest(self, params: str, query: bool, now: float) -> str | None:
         if params:

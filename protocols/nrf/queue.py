@@ -9,6 +9,7 @@ ids change nothing.
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,8 +48,9 @@ def correlation_id(prefix: str, sequence: int, suffix: str = "") -> str:
     return corr_id
 
 
-def new_prefix() -> str:
-    return str(uuid.uuid4())
+def random_uuid(rng: random.Random) -> str:
+    """A version-4 UUID drawn from `rng` (ids of devices' correlation prefixes, commands, rules, bulk runs)."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def expected_reply_size(command: Command) -> int:

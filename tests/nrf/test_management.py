@@ -11,7 +11,7 @@ import urllib.request
 import aiohttp
 
 from emulators.harness import running
-from emulators.nrf.device import DeviceIdentity
+from emulators.nrf.client.device import DeviceIdentity
 from tests.nrf.conftest import Nrf
 
 KEY = "provemu-nrf-api-key"

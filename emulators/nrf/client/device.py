@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulators.clock import Clock, SystemClock
-from emulators.nrf.dtls import DtlsError, DtlsTunnel
+from emulators.nrf.client.dtls import DtlsError, DtlsTunnel
 from protocols.nrf.client import (
     At,
     CoapClose,
