@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aiocoap
@@ -47,12 +47,25 @@ def code_of(text: str) -> Code:
         return Code.INTERNAL_SERVER_ERROR
 
 
-def _query(message: aiocoap.Message) -> dict[str, str]:
+def coap_code(reply: Reply[Fault], ok: str, not_claimed: str) -> str:
+    """The CoAP code ("c.dd") a reply is answered with; `ok` is the resource's success code."""
+    if reply.coap_code is not None:
+        return reply.coap_code
+    return {Outcome.OK: ok, Outcome.NO_COMMANDS: "2.05", Outcome.BAD_REQUEST: "4.00", Outcome.UNAUTHORIZED: "4.01",
+            Outcome.NOT_CLAIMED: not_claimed}.get(reply.outcome, "5.00")
+
+
+def query_of(options: Iterable[str]) -> dict[str, str]:
+    """Uri-Query options as a map; the first of repeated keys wins."""
     out: dict[str, str] = {}
-    for item in message.opt.uri_query:
+    for item in options:
         key, _, value = item.partition("=")
         out.setdefault(key, value)
     return out
+
+
+def _query(message: aiocoap.Message) -> dict[str, str]:
+    return query_of(message.opt.uri_query)
 
 
 class Sessions:
@@ -144,15 +157,10 @@ class CoapApi:
         delay = Delivery.of(reply.fault).delay
         if delay:
             await asyncio.sleep(delay)
+        code = code_of(coap_code(reply, ok, self.config.not_claimed_coap_code))
         if reply.outcome is Outcome.OK:
-            return aiocoap.Message(code=code_of(ok), payload=reply.payload,
-                                   content_format=CBOR if reply.payload else None)
-        if reply.outcome is Outcome.NO_COMMANDS:
-            return aiocoap.Message(code=Code.CONTENT)
-        code = reply.coap_code or {Outcome.BAD_REQUEST: "4.00", Outcome.UNAUTHORIZED: "4.01",
-                                   Outcome.NOT_CLAIMED: self.config.not_claimed_coap_code}.get(reply.outcome,
-                                                                                               "5.00")
-        return aiocoap.Message(code=code_of(code))
+            return aiocoap.Message(code=code, payload=reply.payload, content_format=CBOR if reply.payload else None)
+        return aiocoap.Message(code=code)
 
     async def auth(self, request: aiocoap.Message) -> aiocoap.Message:
         peer = request.remote.hostinfo

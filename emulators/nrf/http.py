@@ -31,6 +31,14 @@ def _bearer(request: web.Request) -> str:
     return value[7:].strip() if value.startswith("Bearer ") else ""
 
 
+def http_status(reply: Reply[Fault], not_claimed: int) -> int:
+    """The HTTP status a reply is answered with (a body goes only with 200)."""
+    if reply.http_status is not None:
+        return reply.http_status
+    return {Outcome.OK: 200, Outcome.NO_COMMANDS: 204, Outcome.BAD_REQUEST: 400, Outcome.UNAUTHORIZED: 401,
+            Outcome.NOT_CLAIMED: not_claimed}.get(reply.outcome, 500)
+
+
 def delivery(reply: Reply[Fault]) -> Delivery:
     """How a reply goes out: a `drop` fault in mode 'silence' holds the connection for params.seconds first."""
     fault = reply.fault
@@ -86,14 +94,11 @@ class DeviceHttp:
             if request.transport is not None:
                 request.transport.abort()
             raise asyncio.CancelledError  # nothing may be written on an aborted connection
-        if reply.outcome is Outcome.OK:
-            if reply.payload:
-                return web.Response(status=200, body=reply.payload, content_type="application/cbor",
-                                    headers=_HEADERS)
-            return web.Response(status=200, headers=_HEADERS)
-        status = {Outcome.NO_COMMANDS: 204, Outcome.BAD_REQUEST: 400, Outcome.UNAUTHORIZED: 401,
-                  Outcome.NOT_CLAIMED: self.config.not_claimed_http_status}.get(reply.outcome)
-        return web.Response(status=reply.http_status or status or 500, headers=_HEADERS)
+        status = http_status(reply, self.config.not_claimed_http_status)
+        if reply.payload:
+            return web.Response(status=status, body=reply.payload, content_type="application/cbor",
+                                headers=_HEADERS)
+        return web.Response(status=status, headers=_HEADERS)
 
 
 def tls_context(base: ssl.SSLContext, wrong: Callable[[], ssl.SSLContext],
