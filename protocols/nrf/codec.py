@@ -1,4 +1,5 @@
-"""The CBOR command and response lists of nrf_provisioning, per the library's CDDL (spec §6).
+"""The CBOR command and response lists of nrf_provisioning, per the library's CDDL (sdk-nrf
+`subsys/net/lib/nrf_provisioning/nrf_provisioning_cbor.cddl`).
 
 Owns the message types and their encoders/decoders; no state. Two decoders exist because the two sides
 treat input differently:

@@ -1,4 +1,5 @@
-"""COSE_Sign1 (ES256) as the modem uses it, and the `AT%ATTESTTOKEN` attestation token (spec §8.5-8.6).
+"""COSE_Sign1 (ES256) as the modem uses it, and the `AT%ATTESTTOKEN` attestation token (nRF91 AT
+Commands `%KEYGEN` and `%ATTESTTOKEN`; sdk-nrf `modem_attest_token`).
 
 Owns building and parsing `<b64url(body)>.<b64url(COSE_Sign1)>` blobs: the attestation token (detached
 payload = the body) and the `%KEYGEN` output (attached payload naming the key's digest). `TokenError` is

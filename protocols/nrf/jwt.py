@@ -1,4 +1,5 @@
-"""ES256 JSON Web Tokens as the nRF91 modem makes them (`AT%JWT`) and the service checks them (spec §5).
+"""ES256 JSON Web Tokens as the nRF91 modem makes them (`AT%JWT`) and the service checks them (sdk-nrf
+`modem_jwt` and nrf_provisioning_jwt.c; nRF91 AT Commands, `%JWT`).
 
 Owns building, parsing and verifying; time is passed in. Signatures are raw r||s (64 bytes), as JWS
 requires and the modem emits. `JwtError` is the one remote error: its `reason` tells the service which

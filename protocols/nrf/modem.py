@@ -1,5 +1,6 @@
 """An emulated nRF91 modem's AT interface: functional modes, `%KEYGEN`, the `%CMNG` credential store,
-`%JWT`, `%ATTESTTOKEN`, `%CCLK`, `+CMEE` and the identity queries (spec §5.1, §6.4, §8.5, §8.6).
+`%JWT`, `%ATTESTTOKEN`, `%CCLK`, `+CMEE` and the identity queries (nRF91 AT
+Commands reference: `%KEYGEN`, `%CMNG`, `%JWT`, `%ATTESTTOKEN`, `%CCLK`, `+CMEE`).
 
 Sans-I/O: `handle(command, now)` returns the full response text (information lines, then `OK`, `ERROR` or
 `+CME ERROR: <n>`). Invariants: credential writes and key generation are refused with CME 518 while the

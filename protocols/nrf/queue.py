@@ -1,4 +1,6 @@
-"""Per-device command queue semantics of the provisioning service (spec §6.4, §6.5, §12.3).
+"""Per-device command queue semantics of the provisioning service (sdk-nrf
+nrf_provisioning docs: commands, `after` and responses; where the service is undocumented, the emulator's
+choice as stated below).
 
 Pure functions over the pending list of one device (insertion order, never sorted by id):
 `select_batch` answers a GET (cursor `after`, `limit`, size budgets, optional batch cap); `settle` applies

@@ -1,6 +1,7 @@
-"""Management-API command requests (spec §8.4) → device commands, and device responses → command results.
+"""Management-API command requests (nRF Cloud docs,
+ProvisioningService: provisioning commands) → device commands, and device responses → command results.
 
-A request is the JSON object `{"<type>": {...}}`. The mapping to AT commands is inferred by the spec except
+A request is the JSON object `{"<type>": {...}}`. The mapping to AT commands is inferred from the nRF Cloud docs except
 `clientPrivateKeyGeneration` (exactly the SDK vector cmds2). Emulator extensions: `config`
 (`{"config": {"<settings key>": "<value>", ...}}`) and `atCommand` (`{"setCommand", "parameters",
 "ignoreCmeErrors"}`). `RequestError` marks a request the API caller got wrong (answered with 400).

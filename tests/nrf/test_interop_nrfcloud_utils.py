@@ -87,5 +87,5 @@ def test_attestation_token_parser_accepts_the_modem_output():
     device = FakeDevice(DeviceIdentity.generate())
     answer = device.at("AT%ATTESTTOKEN")
     token = answer.split('"')[1]
-    assert parser.parse_attesttoken_output(token) == (None, None)  # detached COSE payload (spec §8.6)
+    assert parser.parse_attesttoken_output(token) == (None, None)  # detached COSE payload (%ATTESTTOKEN)
     assert parser.get_device_uuid(token) == device.identity.device_id
