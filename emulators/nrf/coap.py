@@ -33,7 +33,7 @@ _CODES = {"2.01": Code.CREATED, "2.04": Code.CHANGED, "2.05": Code.CONTENT, "4.0
           "4.01": Code.UNAUTHORIZED, "4.03": Code.FORBIDDEN, "4.04": Code.NOT_FOUND,
           "4.15": Code.UNSUPPORTED_CONTENT_FORMAT, "5.00": Code.INTERNAL_SERVER_ERROR,
           "5.03": Code.SERVICE_UNAVAILABLE}
-_PATHS = {("p", "auth-jwt"): "auth", ("p", "cmd"): "commands", ("p", "rsp"): "response"}
+RESOURCES = {("p", "auth-jwt"): "auth", ("p", "cmd"): "commands", ("p", "rsp"): "response"}
 
 
 def code_of(text: str) -> Code:
@@ -118,7 +118,7 @@ class _Root(aiocoap.resource.Resource):  # type: ignore[misc]
         if path == (".dtls", "suspend") and self.api.config.dtls_suspend.startswith("2."):
             self.api.service.emit("dtls_suspend", peer=request.remote.hostinfo)
             return aiocoap.Message(code=code_of(self.api.config.dtls_suspend))
-        if path in _PATHS:
+        if path in RESOURCES:
             return aiocoap.Message(code=Code.METHOD_NOT_ALLOWED)
         return aiocoap.Message(code=Code.NOT_FOUND)
 
@@ -198,7 +198,7 @@ class CoapApi:
         key = (peer, message.mid)
         if key in self._dropped:
             return True
-        resource = _PATHS.get(tuple(message.opt.uri_path), "other")
+        resource = RESOURCES.get(tuple(message.opt.uri_path), "other")
         if self.service.take_fault("coap", resource, self._hint(peer), actions=frozenset({"drop"})) is None:
             return False
         self._dropped[key] = None

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from emulators.clock import ManualClock
 from emulators.events import EventLog
 from emulators.faults import Delivery, Fault, FaultPlan
-from emulators.nrf.coap import coap_code, query_of
+from emulators.nrf.coap import RESOURCES, coap_code, query_of
 from emulators.nrf.config import NrfConfig
 from emulators.nrf.http import delivery, http_status
 from emulators.nrf.store import NrfStore
@@ -180,7 +180,7 @@ class ServicePair:
             code = self.config.dtls_suspend if self.config.dtls_suspend.startswith("2.") else "4.04"
             self.exchanges.record("service", "device", code)
             return CoapResult(code)
-        resource = {"p/auth-jwt": "auth", "p/cmd": "commands", "p/rsp": "response"}.get(path, "other")
+        resource = RESOURCES.get(request.path, "other")
         down = self._next(resource, "coap")
         if down is not None:
             self.exchanges.record("link", "device", down.errno.name)
