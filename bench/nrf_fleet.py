@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
-from emulators.nrf.device import DeviceIdentity, DeviceOptions, FakeDevice
+from emulators.nrf.client.device import DeviceIdentity, DeviceOptions, FakeDevice
 from protocols.nrf.client import LibraryConfig
 from protocols.nrf.results import Event
 

@@ -32,7 +32,7 @@ SPECS: tuple[EmulatorSpec, ...] = (
                  "emulators.aws.emulator:AwsEmulator", "emulators.aws.client.cli:add_client_commands", "aws_fleet",
                  "docs/aws.md"),
     EmulatorSpec("nrf", "the nRF Cloud provisioning service (CBOR over HTTPS, CoAP, CoAP/DTLS)",
-                 "emulators.nrf.emulator:NrfEmulator", "emulators.nrf.cli:add_client_commands", "nrf_service",
+                 "emulators.nrf.emulator:NrfEmulator", "emulators.nrf.client.cli:add_client_commands", "nrf_service",
                  "docs/nrf.md"),
     EmulatorSpec("simplelink", "a TI CC3x20/CC3x3x device in provisioning mode (SmartConfig, AP-mode HTTP)",
                  "emulators.simplelink.emulator:SimpleLinkEmulator", "emulators.simplelink.cli:add_client_commands",

@@ -1,5 +1,6 @@
-"""The device-facing CoAP API (spec §4) on aiocoap: `p/auth-jwt`, `p/cmd` (Block2), `p/rsp` (Block1) and,
-optionally, `/.dtls/suspend`.
+"""The device-facing CoAP API (sdk-nrf nrf_provisioning docs, "CoAP" transport) on aiocoap: `p/auth-jwt`,
+`p/cmd` (Block2), `p/rsp` (Block1) and, optionally, `/.dtls/suspend`; a thin driver over
+`protocols.nrf.service`.
 
 Authentication is per transport session: the sender's address on plain UDP, or the relay socket of one
 DTLS session (see `dtls.py`). A session authenticates with `POST p/auth-jwt` and stays authenticated
@@ -9,15 +10,22 @@ aiocoap assembles Block1 requests and serves Block2 slices honouring the request
 
 from __future__ import annotations
 
+import asyncio
 import collections
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aiocoap
 import aiocoap.resource
 from aiocoap.numbers.codes import Code
 
-from emulators.nrf.service import Authenticated, DeviceService, Reply
+from emulators.clock import Clock
+from emulators.faults import Delivery, Fault
+from emulators.nrf.config import NrfConfig
+from protocols.nrf.service import Authenticated, Outcome, ProvisioningService, Reply
+
+log = logging.getLogger("provemu.nrf.coap")
 
 CBOR = 60
 MAX_SESSIONS = 50_000
@@ -25,7 +33,7 @@ _CODES = {"2.01": Code.CREATED, "2.04": Code.CHANGED, "2.05": Code.CONTENT, "4.0
           "4.01": Code.UNAUTHORIZED, "4.03": Code.FORBIDDEN, "4.04": Code.NOT_FOUND,
           "4.15": Code.UNSUPPORTED_CONTENT_FORMAT, "5.00": Code.INTERNAL_SERVER_ERROR,
           "5.03": Code.SERVICE_UNAVAILABLE}
-_PATHS = {("p", "auth-jwt"): "auth", ("p", "cmd"): "commands", ("p", "rsp"): "response"}
+RESOURCES = {("p", "auth-jwt"): "auth", ("p", "cmd"): "commands", ("p", "rsp"): "response"}
 
 
 def code_of(text: str) -> Code:
@@ -39,12 +47,25 @@ def code_of(text: str) -> Code:
         return Code.INTERNAL_SERVER_ERROR
 
 
-def _query(message: aiocoap.Message) -> dict[str, str]:
+def coap_code(reply: Reply[Fault], ok: str, not_claimed: str) -> str:
+    """The CoAP code ("c.dd") a reply is answered with; `ok` is the resource's success code."""
+    if reply.coap_code is not None:
+        return reply.coap_code
+    return {Outcome.OK: ok, Outcome.NO_COMMANDS: "2.05", Outcome.BAD_REQUEST: "4.00", Outcome.UNAUTHORIZED: "4.01",
+            Outcome.NOT_CLAIMED: not_claimed}.get(reply.outcome, "5.00")
+
+
+def query_of(options: Iterable[str]) -> dict[str, str]:
+    """Uri-Query options as a map; the first of repeated keys wins."""
     out: dict[str, str] = {}
-    for item in message.opt.uri_query:
+    for item in options:
         key, _, value = item.partition("=")
         out.setdefault(key, value)
     return out
+
+
+def _query(message: aiocoap.Message) -> dict[str, str]:
+    return query_of(message.opt.uri_query)
 
 
 class Sessions:
@@ -94,33 +115,35 @@ class _Root(aiocoap.resource.Resource):  # type: ignore[misc]
             return await self.api.commands(request)
         if path == ("p", "rsp") and method == Code.POST:
             return await self.api.responses(request)
-        if path == (".dtls", "suspend") and self.api.service.config.dtls_suspend.startswith("2."):
+        if path == (".dtls", "suspend") and self.api.config.dtls_suspend.startswith("2."):
             self.api.service.emit("dtls_suspend", peer=request.remote.hostinfo)
-            return aiocoap.Message(code=code_of(self.api.service.config.dtls_suspend))
-        if path in _PATHS:
+            return aiocoap.Message(code=code_of(self.api.config.dtls_suspend))
+        if path in RESOURCES:
             return aiocoap.Message(code=Code.METHOD_NOT_ALLOWED)
         return aiocoap.Message(code=Code.NOT_FOUND)
 
 
 class CoapApi:
-    def __init__(self, service: DeviceService) -> None:
+    def __init__(self, service: ProvisioningService[Fault], config: NrfConfig, clock: Clock) -> None:
         self.service = service
-        self.sessions = Sessions(service.now)
+        self.config = config
+        self.clock = clock
+        self.sessions = Sessions(clock.now)
         self._dropped: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
 
     def site(self) -> aiocoap.resource.Resource:
         return _Root(self)
 
-    def _session_auth(self, peer: str) -> Callable[[], Authenticated | Reply]:
-        def check() -> Authenticated | Reply:
+    def _session_auth(self, peer: str) -> Callable[[], Authenticated | Reply[Fault]]:
+        def check() -> Authenticated | Reply[Fault]:
             who = self.sessions.get(peer)
             if who is None:
-                self.service.log.info("nrf coap: request from unauthenticated session %s", peer)
+                log.info("nrf coap: request from unauthenticated session %s", peer)
                 self.service.emit("auth_rejected", transport="coap", peer=peer, reason="no_session")
-                return Reply("unauthorized")
+                return Reply(Outcome.UNAUTHORIZED)
             if not self.service.is_claimed(who.device_id):  # unclaimed since the session authenticated
                 self.sessions.drop(peer)
-                return Reply("not_claimed")
+                return Reply(Outcome.NOT_CLAIMED)
             return who
         return check
 
@@ -128,16 +151,16 @@ class CoapApi:
         who = self.sessions.get(peer)
         return who.device_id if who else ""
 
-    def answer(self, reply: Reply, ok: str) -> aiocoap.Message:
-        if reply.outcome == "ok":
-            return aiocoap.Message(code=code_of(ok), payload=reply.payload,
-                                   content_format=CBOR if reply.payload else None)
-        if reply.outcome == "no_commands":
-            return aiocoap.Message(code=Code.CONTENT)
-        code = reply.coap_code or {"bad_request": "4.00", "unauthorized": "4.01",
-                                   "not_claimed": self.service.config.not_claimed_coap_code}.get(reply.outcome,
-                                                                                                  "5.00")
-        return aiocoap.Message(code=code_of(code))
+    async def answer(self, reply: Reply[Fault], ok: str) -> aiocoap.Message:
+        """The CoAP message for a reply, sent after the delay a fault asks for. A datagram `drop` never gets
+        here (see `should_drop`); one that does is answered 5.00."""
+        delay = Delivery.of(reply.fault).delay
+        if delay:
+            await asyncio.sleep(delay)
+        code = code_of(coap_code(reply, ok, self.config.not_claimed_coap_code))
+        if reply.outcome is Outcome.OK:
+            return aiocoap.Message(code=code, payload=reply.payload, content_format=CBOR if reply.payload else None)
+        return aiocoap.Message(code=code)
 
     async def auth(self, request: aiocoap.Message) -> aiocoap.Message:
         peer = request.remote.hostinfo
@@ -145,28 +168,27 @@ class CoapApi:
             token = request.payload.decode("ascii").strip()
         except UnicodeDecodeError:
             token = ""
-        fault = await self.service.fault("coap", "auth", self.service.token_device(token))
-        reply = self.service.fault_reply(fault) if fault else None
-        if reply is not None:
-            return self.answer(reply, "2.01")
-        who = self.service.authenticate(token, "coap")
-        if isinstance(who, Reply):
+        reply = self.service.sign_in(token, "coap", self.clock.now())
+        who = reply.authenticated
+        if who is not None:
+            self.sessions.set(peer, who)
+            self.service.emit("authenticated", transport="coap", device=who.device_id, peer=peer,
+                              mver=_query(request).get("mver", ""), cver=_query(request).get("cver", ""))
+        elif not reply.staged:  # a rejected sign-in ends the session; a staged answer leaves it alone
             self.sessions.drop(peer)
-            return self.answer(who, "2.01")
-        self.sessions.set(peer, who)
-        self.service.emit("authenticated", transport="coap", device=who.device_id, peer=peer,
-                          mver=_query(request).get("mver", ""), cver=_query(request).get("cver", ""))
-        return aiocoap.Message(code=Code.CREATED)
+        return await self.answer(reply, "2.01")
 
     async def commands(self, request: aiocoap.Message) -> aiocoap.Message:
         peer = request.remote.hostinfo
-        reply = await self.service.fetch("coap", self._hint(peer), self._session_auth(peer), _query(request))
-        return self.answer(reply, "2.05")
+        reply = self.service.fetch("coap", self._hint(peer), self._session_auth(peer), _query(request),
+                                   self.clock.now())
+        return await self.answer(reply, "2.05")
 
     async def responses(self, request: aiocoap.Message) -> aiocoap.Message:
         peer = request.remote.hostinfo
-        reply = await self.service.respond("coap", self._hint(peer), self._session_auth(peer), request.payload)
-        return self.answer(reply, "2.04")
+        reply = self.service.respond("coap", self._hint(peer), self._session_auth(peer), request.payload,
+                                     self.clock.now())
+        return await self.answer(reply, "2.04")
 
     def should_drop(self, message: aiocoap.Message) -> bool:
         """Datagram-level silence: drop a request (and its retransmissions) when a drop fault matches."""
@@ -176,7 +198,7 @@ class CoapApi:
         key = (peer, message.mid)
         if key in self._dropped:
             return True
-        resource = _PATHS.get(tuple(message.opt.uri_path), "other")
+        resource = RESOURCES.get(tuple(message.opt.uri_path), "other")
         if self.service.take_fault("coap", resource, self._hint(peer), actions=frozenset({"drop"})) is None:
             return False
         self._dropped[key] = None
@@ -199,8 +221,7 @@ def install_drop_filter(context: aiocoap.Context, api: CoapApi) -> None:
 
         def dispatch(message: aiocoap.Message, _original: Callable[[Any], None] = original) -> None:
             if api.should_drop(message):
-                api.service.log.info("nrf coap: dropped %s from %s (fault)", message.code,
-                                     message.remote.hostinfo)
+                log.info("nrf coap: dropped %s from %s (fault)", message.code, message.remote.hostinfo)
                 return
             _original(message)
 

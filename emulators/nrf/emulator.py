@@ -1,25 +1,30 @@
-"""The nRF Cloud provisioning service emulator: wires the service, its HTTPS/HTTP/CoAP/DTLS listeners, the
-management API, and the control routes (faults, devices, queues, emulated network time)."""
+"""The nRF Cloud provisioning service emulator: wires the service core, its HTTPS/HTTP/CoAP/DTLS drivers, the
+management API, and the control routes (faults, devices, queues, emulated network time). The emulator's clock
+and randomness (`NrfConfig.seed`) are the only ones the service, the registry and the drivers use."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import ssl
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import aiocoap
 from aiohttp import web
+from cryptography import x509
 
 from certs.pki import CertifiedKey, create_ca, issue_server_cert, load_certificate, load_private_key
 from emulators.base import Emulator, EmulatorContext, Listener
-from emulators.faults import FaultPlan, fault_routes
+from emulators.faults import Fault, FaultPlan
 from emulators.nrf.coap import CoapApi, bound_port, install_drop_filter
 from emulators.nrf.config import NrfConfig
+from emulators.nrf.control import NrfControl
+from emulators.nrf.dtls import DtlsFront
 from emulators.nrf.http import DeviceHttp, TlsGate, tls_context
 from emulators.nrf.management import ManagementApi
-from emulators.nrf.service import FAULT_ACTIONS, DeviceService
 from emulators.nrf.store import NrfStore
-from emulators.routes import INTEGER, NOT_FOUND, NUMBER, STRING, ControlError, Param, Reply, Route, array, obj
+from emulators.routes import Route
+from protocols.nrf.service import FAULT_ACTIONS, ProvisioningService
 
 OTHER_CA_STEM, OTHER_SERVER_STEM = "nrf-other-ca", "nrf-other-ca-server"
 
@@ -31,17 +36,21 @@ class NrfEmulator(Emulator):
     def __init__(self, config: NrfConfig, ctx: EmulatorContext) -> None:
         super().__init__(config, ctx)
         self.config: NrfConfig = config
+        self.rng = random.Random(config.seed) if config.seed is not None else random.SystemRandom()
         self.faults = FaultPlan(FAULT_ACTIONS)
-        self.store = NrfStore(ctx.db)
-        self.service = DeviceService(config, self.store, self.faults, ctx.clock.now, self.emit, self.log)
-        self.management = ManagementApi(self.service, self.store)
-        self.http = DeviceHttp(self.service, self.management)
-        self.coap = CoapApi(self.service)
+        self.store = NrfStore(ctx.db, self.rng)
+        self.service: ProvisioningService[Fault] = ProvisioningService(config, self.store, self.faults, self.emit)
+        self.management = ManagementApi(self.store, config, ctx.clock, self.rng, self.emit, self.service.forget)
+        self.http = DeviceHttp(self.service, self.management, config, ctx.clock)
+        self.coap = CoapApi(self.service, config, ctx.clock)
+        self.control = NrfControl(self.faults, self.store, self.management,
+                                  lambda device: self.service.network_time(device, ctx.clock.now()),
+                                  self._session_counts)
         self._runners: list[web.AppRunner] = []
         self._https: asyncio.Server | None = None
         self._listeners: list[Listener] = []
         self._coap_context: aiocoap.Context | None = None
-        self._dtls: Any = None
+        self._dtls: DtlsFront | None = None
         self._other: CertifiedKey | None = None
 
     # --- the second CA for FAILED_WRONG_ROOT_CA ---
@@ -62,7 +71,6 @@ class NrfEmulator(Emulator):
         return self._other
 
     def _server_names(self) -> list[str]:
-        from cryptography import x509
         san = self.ctx.pki.server.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         return [*map(str, san.get_values_for_type(x509.DNSName)),
                 *map(str, san.get_values_for_type(x509.IPAddress))]
@@ -99,8 +107,8 @@ class NrfEmulator(Emulator):
         coap_port = bound_port(self._coap_context)
         self._listeners.append(Listener("coap", "coap", host, coap_port))
         if self.config.dtls_port is not None:
-            from emulators.nrf.dtls import DtlsFront
-            self._dtls = DtlsFront(self.ctx.pki, self.other_ca_server(), self.service, (host, coap_port))
+            self._dtls = DtlsFront(self.ctx.pki, self.other_ca_server(), self.service, (host, coap_port),
+                                   self.ctx.clock, self.rng.randbytes(32))
             port = await self._dtls.start(host, self.config.dtls_port)
             self._listeners.append(Listener("coaps", "coaps", host, port))
         self.emit("started", listeners=[lst.to_json() for lst in self._listeners])
@@ -126,41 +134,12 @@ class NrfEmulator(Emulator):
         return {"ca": str(self.ctx.pki.ca_path), "api_key": self.config.api_key or "(none)"}
 
     # --- control API ---
+    def _session_counts(self) -> dict[str, int]:
+        return {"coapSessions": len(self.coap.sessions),
+                "dtlsSessions": len(self._dtls.sessions) if self._dtls else 0}
+
     def control_routes(self) -> list[Route]:
-        async def network_time(request: web.Request) -> web.Response:
-            device = request.query.get("device", "")
-            value = self.service.network_time(device)
-            if value is None:
-                raise ControlError(503, "no network time")
-            return web.json_response({"time": value})
-
-        async def queue(request: web.Request) -> web.Response:
-            device_id = request.match_info["device_id"]
-            if self.store.device(device_id) is None:
-                raise ControlError(404, "Device not claimed")
-            return web.json_response({"items": [
-                {"correlationId": q.corr_id, "commandId": q.command_id, "type": type(q.command).__name__}
-                for q in self.store.pending(device_id)]})
-
-        async def sessions(_: web.Request) -> web.Response:
-            return web.json_response({"coapSessions": len(self.coap.sessions),
-                                      "dtlsSessions": len(self._dtls.sessions) if self._dtls else 0})
-
-        return [
-            *fault_routes(self.faults),
-            Route("GET", "/network-time", network_time,
-                  "Emulated network time (NITZ) for a fake device; 503 under no_valid_datetime",
-                  {200: Reply("the time", obj(("time",), time=NUMBER)), 503: Reply("no network time")},
-                  query=(Param("device", STRING, "the device asking"),)),
-            Route("GET", "/devices/{device_id}/queue", queue, "Pending device commands in delivery order",
-                  {200: Reply("the queue", obj(("items",), items=array(obj(
-                      ("correlationId", "commandId", "type"), correlationId=STRING, commandId=STRING,
-                      type=STRING)))), 404: NOT_FOUND}),
-            Route("GET", "/sessions", sessions, "Authenticated CoAP and DTLS sessions",
-                  {200: Reply("counts", obj(("coapSessions", "dtlsSessions"), coapSessions=INTEGER,
-                                            dtlsSessions=INTEGER))}),
-            *self.management.routes(require_key=False),
-        ]
+        return self.control.routes()
 
 async def _site(runner: web.AppRunner, name: str, transport: str, host: str, port: int,
                 context: ssl.SSLContext | None) -> Listener:

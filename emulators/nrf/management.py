@@ -1,4 +1,5 @@
-"""The management REST API (JSON) of the provisioning service (spec §8), as aiohttp routes.
+"""The management REST API (JSON) of the provisioning service (nRF Cloud REST API: "ProvisioningService" and
+"IdentityService" claimed devices), as aiohttp routes.
 
 Served at `/v1/...` on the HTTPS listener with `Authorization: Bearer <api key>`, and mirrored without the
 key under the control API (`/api/nrf/v1/...`). Status codes follow what nrfcloud-utils expects: claim 201,
@@ -12,8 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import random
 import sqlite3
-import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +24,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from emulators.nrf.service import DeviceService
+from emulators.clock import Clock
+from emulators.nrf.config import NrfConfig
 from emulators.nrf.store import Device, NrfStore
 from emulators.routes import (
     ANY_OBJECT,
@@ -37,7 +41,11 @@ from emulators.routes import (
     obj,
 )
 from protocols.nrf import cose
+from protocols.nrf.queue import random_uuid
 from protocols.nrf.requests import RequestError, device_commands
+from protocols.nrf.service import EventSink
+
+log = logging.getLogger("provemu.nrf.management")
 
 NRF_ERROR = obj(("message",), message=STRING)  # nRF Cloud's own error body, kept on its API and the mirror
 DEVICE = obj(("id", "deviceType", "ownerId", "tags", "status"), id=STRING, deviceType=STRING,
@@ -57,20 +65,23 @@ def _error(status: int, message: str) -> web.Response:
 
 
 class ManagementApi:
-    def __init__(self, service: DeviceService, store: NrfStore) -> None:
-        self.service = service
-        self.store = store
+    """The routes, over the registry; `forget` tells the provisioning service a device's claim changed."""
 
-    @property
-    def config(self) -> Any:
-        return self.service.config
+    def __init__(self, store: NrfStore, config: NrfConfig, clock: Clock, rng: random.Random, emit: EventSink,
+                 forget: Callable[[str], None]) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.rng = rng
+        self.emit = emit
+        self.forget = forget
 
     def routes(self, require_key: bool) -> list[Route]:
         def guard(handler: Handler) -> Handler:
             async def checked(request: web.Request) -> web.StreamResponse:
                 key = self.config.api_key
                 if require_key and key and request.headers.get("Authorization") != f"Bearer {key}":
-                    self.service.log.warning("nrf management: bad API key from %s", request.remote)
+                    log.warning("nrf management: bad API key from %s", request.remote)
                     return _error(401, "Unauthorized")
                 try:
                     result: web.StreamResponse = await handler(request)
@@ -136,7 +147,7 @@ class ManagementApi:
         try:
             token = cose.parse_attestation_token(token_text)
         except cose.TokenError as exc:
-            self.service.log.warning("nrf management: bad claim token: %s", exc)
+            log.warning("nrf management: bad claim token: %s", exc)
             return _error(400, f"Invalid claim token: {exc}")
         key_pem: str | None = None
         if public_key is not None:
@@ -156,14 +167,14 @@ class ManagementApi:
             return _error(409, "Device is already claimed")
         if dry_run:
             return web.json_response({"id": token.device_id}, status=202)
-        now = self.service.now()
+        now = self.clock.now()
         try:
             device = self.store.claim(token.device_id, token.device_type, token.firmware_id, key_pem,
                                       tags or [], token_text, now)
         except sqlite3.IntegrityError:
             return _error(409, "Device is already claimed")
-        self.service.forget(device.device_id)
-        self.service.emit("claimed", device=device.device_id, tags=device.tags)
+        self.forget(device.device_id)
+        self.emit("claimed", device=device.device_id, tags=device.tags)
         self._apply_rules(device)
         return web.json_response(device_json(device, self.config.owner_id), status=201)
 
@@ -174,7 +185,7 @@ class ManagementApi:
                     try:
                         self._create(device.device_id, item.get("request"), rule.get("name", "rule"))
                     except RequestError as exc:  # the claim stands; the rule's command is skipped
-                        self.service.log.warning("nrf management: rule %s not applied to %s: %s",
+                        log.warning("nrf management: rule %s not applied to %s: %s",
                                                  rule.get("name"), device.device_id, exc)
 
     async def claim(self, request: web.Request) -> web.Response:
@@ -205,8 +216,8 @@ class ManagementApi:
     async def bulk(self, request: web.Request) -> web.Response:
         answer = self._claim_csv((await request.read()).decode())
         summary = json.loads(answer.body) if isinstance(answer.body, bytes) else {}
-        request_id = str(uuid.uuid4())
-        self.service.emit("bulk_claim", request_id=request_id, **summary)
+        request_id = random_uuid(self.rng)
+        self.emit("bulk_claim", request_id=request_id, **summary)
         return web.json_response({"bulkOpsRequestId": request_id}, status=202)
 
     async def list_devices(self, request: web.Request) -> web.Response:
@@ -223,8 +234,8 @@ class ManagementApi:
         device_id = request.match_info["device_id"]
         if not self.store.unclaim(device_id):
             return _error(404, "Device not claimed")
-        self.service.forget(device_id)
-        self.service.emit("unclaimed", device=device_id)
+        self.forget(device_id)
+        self.emit("unclaimed", device=device_id)
         return web.Response(status=204)
 
     # --- commands ---
@@ -234,8 +245,8 @@ class ManagementApi:
         corr_id = self.store.next_corr_id(device_id)
         kind, commands = device_commands(request_body, corr_id)
         created = self.store.add_command(device_id, kind, request_body, description, commands,
-                                         self.service.now())
-        self.service.emit("command_created", device=device_id, command=created["id"], type=kind,
+                                         self.clock.now())
+        self.emit("command_created", device=device_id, command=created["id"], type=kind,
                           ids=created["correlationIds"])
         return created
 
@@ -281,7 +292,7 @@ class ManagementApi:
                 device_commands(item.get("request"), "check")
         except RequestError as exc:
             return _error(400, str(exc))
-        return web.json_response(self.store.add_rule(body, self.service.now()), status=201)
+        return web.json_response(self.store.add_rule(body, self.clock.now()), status=201)
 
     async def list_rules(self, request: web.Request) -> web.Response:
         return web.json_response({"items": self.store.rules()})

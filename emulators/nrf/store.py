@@ -1,5 +1,6 @@
 """The nRF emulator's registry in SQLite: claimed devices and keys, management commands, per-device
-ordered queues of device commands, their results, provisioning rules and tags.
+ordered queues of device commands, their results, provisioning rules and tags. It is the `ServiceStore` of
+`protocols.nrf.service`; the ids it makes come from the emulator's randomness.
 
 Invariants: queue positions grow per device and define the order (ids are never sorted); a device
 command row exists only while it is pending; every change of a queue and its commands' statuses
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import random
 import sqlite3
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,15 @@ from typing import Any
 import cbor2
 
 from emulators.state import StateStore
-from protocols.nrf.codec import Command, Response, command_item, decode_commands, response_item
-from protocols.nrf.queue import QueuedCommand, Settlement, correlation_id, new_prefix
+from protocols.nrf.codec import (
+    Command,
+    Response,
+    command_item,
+    decode_commands,
+    decode_responses,
+    response_item,
+)
+from protocols.nrf.queue import QueuedCommand, Settlement, correlation_id, random_uuid
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nrf_devices (
@@ -66,8 +74,9 @@ class Device:
 
 
 class NrfStore:
-    def __init__(self, db: StateStore) -> None:
+    def __init__(self, db: StateStore, rng: random.Random) -> None:
         self.db = db
+        self.rng = rng
         db.ensure_schema("nrf", SCHEMA)
 
     # --- devices ---
@@ -84,7 +93,7 @@ class NrfStore:
             "INSERT INTO nrf_devices (device_id, device_type, firmware_id, public_key, tags, claim_token, "
             "claimed_at, id_prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (device_id, device_type, firmware_id, public_key, json.dumps(list(tags)), token, iso_now(now),
-             new_prefix()))
+             random_uuid(self.rng)))
         device = self.device(device_id)
         assert device is not None
         return device
@@ -116,7 +125,7 @@ class NrfStore:
 
     def add_command(self, device_id: str, kind: str, request: Any, description: str,
                     commands: Sequence[Command], now: float) -> dict[str, Any]:
-        command_id = str(uuid.uuid4())
+        command_id = random_uuid(self.rng)
         stamp = iso_now(now)
         with self.db.transaction():
             self.db.execute(
@@ -190,13 +199,12 @@ class NrfStore:
                                 (cancelled_status, stamp, command_id))
 
     def _responses(self, command_id: str) -> list[Response]:
-        from protocols.nrf.codec import decode_responses
         rows = self.db.query("SELECT response FROM nrf_results WHERE command_id = ? ORDER BY rowid", (command_id,))
         return [decode_responses(b"\x81" + bytes(r["response"]))[0] for r in rows]
 
     # --- rules and tags ---
     def add_rule(self, body: dict[str, Any], now: float) -> dict[str, Any]:
-        rule = {"id": str(uuid.uuid4()), **body, "createdAt": iso_now(now)}
+        rule = {"id": random_uuid(self.rng), **body, "createdAt": iso_now(now)}
         self.db.execute("INSERT INTO nrf_rules VALUES (?, ?, ?)", (rule["id"], json.dumps(rule), rule["createdAt"]))
         return rule
 

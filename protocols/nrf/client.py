@@ -5,9 +5,10 @@
 the next work item (None: not rescheduled). The driver owns sockets, the modem and waiting; after a work
 item it closes any CoAP connection still open.
 
-Run (spec §7.2): [scheduled + reschedule → SCHEDULED_PROVISIONING(n), return n] → START → valid time or
-FAILED_NO_VALID_DATETIME → exchange (HTTP §3.5 or CoAP §4.3, command processing §6.4) → result event
-(§7.3) → STOP → reschedule, or back off on BUSY/TIMEDOUT.
+Run (sdk-nrf nrf_provisioning.c, `nrf_provisioning_work`): [scheduled + reschedule →
+SCHEDULED_PROVISIONING(n), return n] → START → valid time or FAILED_NO_VALID_DATETIME → exchange
+(nrf_provisioning_http.c or nrf_provisioning_coap.c, command processing in nrf_provisioning_codec.c) →
+result event (`check_return_code_and_notify`) → STOP → reschedule, or back off on BUSY/TIMEDOUT.
 Invariants: NEED_LTE_ACTIVATED follows every decoded batch; `latest_id` is the last processed command's
 id; it is written to the settings only after DONE and only with `save_cmd_id`.
 """
@@ -372,7 +373,7 @@ class ProvisioningLibrary:
             if finished:
                 return FINISHED
 
-    # --- command processing (§6.4) ---
+    # --- command processing (nrf_provisioning_codec.c, `nrf_provisioning_codec_process_commands`) ---
     def _process(self, payload: bytes) -> Generator[Effect, Any, Errno | tuple[bool, bytes]]:
         c = self.config
         try:

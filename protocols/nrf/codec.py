@@ -1,4 +1,5 @@
-"""The CBOR command and response lists of nrf_provisioning, per the library's CDDL (spec §6).
+"""The CBOR command and response lists of nrf_provisioning, per the library's CDDL (sdk-nrf
+`subsys/net/lib/nrf_provisioning/nrf_provisioning_cbor.cddl`).
 
 Owns the message types and their encoders/decoders; no state. Two decoders exist because the two sides
 treat input differently:
@@ -24,6 +25,7 @@ from typing import Any
 
 import cbor2
 
+from protocols.errors import LocalProtocolError, RemoteProtocolError
 from protocols.nrf.scan import CborFramingError, scan
 
 MAX_ID_LENGTH = 45
@@ -35,7 +37,7 @@ AT_COMMAND, CONFIG, FINISHED = 0, 1, 2
 ERROR, AT_OK, CONFIG_ACK, FINISHED_ACK = 99, 100, 101, 102
 
 
-class CborDecodeError(ValueError):
+class CborDecodeError(RemoteProtocolError, ValueError):
     """The peer sent bytes that are not a valid command/response list (remote error)."""
 
 
@@ -43,7 +45,7 @@ class TooManyElements(CborDecodeError):
     """A definite-length list or map holds more elements than the schema allows (zcbor HIGH_ELEM_COUNT)."""
 
 
-class CodecUsageError(ValueError):
+class CodecUsageError(LocalProtocolError, ValueError):
     """The caller asked to encode something the schema cannot carry (local error)."""
 
 

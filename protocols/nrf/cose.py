@@ -1,4 +1,5 @@
-"""COSE_Sign1 (ES256) as the modem uses it, and the `AT%ATTESTTOKEN` attestation token (spec §8.5-8.6).
+"""COSE_Sign1 (ES256) as the modem uses it, and the `AT%ATTESTTOKEN` attestation token (nRF91 AT
+Commands `%KEYGEN` and `%ATTESTTOKEN`; sdk-nrf `modem_attest_token`).
 
 Owns building and parsing `<b64url(body)>.<b64url(COSE_Sign1)>` blobs: the attestation token (detached
 payload = the body) and the `%KEYGEN` output (attached payload naming the key's digest). `TokenError` is
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+from protocols.errors import RemoteProtocolError
 from protocols.nrf.jwt import b64url_decode, b64url_encode
 
 SELF_DESCRIBED = 55799
@@ -30,7 +32,7 @@ DEVICE_TYPES = {1: "nRF9160_SIAA", 2: "nRF9160_SIBA", 3: "nRF9160_SICA", 4: "nRF
                 5: "nRF9131_LACA", 6: "nRF9151_LACA"}
 
 
-class TokenError(ValueError):
+class TokenError(RemoteProtocolError, ValueError):
     """An attestation token or COSE blob is malformed or its signature does not verify (remote error)."""
 
 

@@ -1,4 +1,5 @@
-"""ES256 JSON Web Tokens as the nRF91 modem makes them (`AT%JWT`) and the service checks them (spec §5).
+"""ES256 JSON Web Tokens as the nRF91 modem makes them (`AT%JWT`) and the service checks them (sdk-nrf
+`modem_jwt` and nrf_provisioning_jwt.c; nRF91 AT Commands, `%JWT`).
 
 Owns building, parsing and verifying; time is passed in. Signatures are raw r||s (64 bytes), as JWS
 requires and the modem emits. `JwtError` is the one remote error: its `reason` tells the service which
@@ -18,10 +19,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+from protocols.errors import RemoteProtocolError
+
 TIME_REASONS = frozenset({"expired", "not_yet_valid", "no_expiry"})
 
 
-class JwtError(ValueError):
+class JwtError(RemoteProtocolError, ValueError):
     """The token is not an acceptable ES256 JWT (remote error)."""
 
     def __init__(self, reason: str, detail: str) -> None:

@@ -1,5 +1,6 @@
 """An emulated nRF91 modem's AT interface: functional modes, `%KEYGEN`, the `%CMNG` credential store,
-`%JWT`, `%ATTESTTOKEN`, `%CCLK`, `+CMEE` and the identity queries (spec §5.1, §6.4, §8.5, §8.6).
+`%JWT`, `%ATTESTTOKEN`, `%CCLK`, `+CMEE` and the identity queries (nRF91 AT
+Commands reference: `%KEYGEN`, `%CMNG`, `%JWT`, `%ATTESTTOKEN`, `%CCLK`, `+CMEE`).
 
 Sans-I/O: `handle(command, now)` returns the full response text (information lines, then `OK`, `ERROR` or
 `+CME ERROR: <n>`). Invariants: credential writes and key generation are refused with CME 518 while the
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import random
 import re
-import secrets
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from protocols.errors import RemoteProtocolError
 from protocols.nrf import cose
 from protocols.nrf.jwt import build_jwt
 
@@ -36,7 +38,9 @@ _NAME_OIDS = {"C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME, "
               "CN": NameOID.COMMON_NAME}
 
 
-class CmeError(Exception):
+class CmeError(RemoteProtocolError):
+    """An AT command the modem refuses, answered as `+CME ERROR: <code>`."""
+
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
@@ -92,6 +96,7 @@ class Modem:
     time_offset: float | None = None
     credentials: dict[tuple[int, int], str] = field(default_factory=dict)
     keys: dict[tuple[int, int], ec.EllipticCurvePrivateKey] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=random.SystemRandom)  # nonces and JWT ids
 
     @property
     def kid(self) -> str:
@@ -192,7 +197,7 @@ class Modem:
             message_type = cose.CSR_MSG_V1
         self.keys[(tag, key_type)] = key
         blob = cose.keygen_blob(self.identity_key, self.device_id, message_type, tag, der,
-                                secrets.token_bytes(16))
+                                self.rng.randbytes(16))
         return f'%KEYGEN: "{blob}"'
 
     def _csr(self, key: ec.EllipticCurvePrivateKey, attributes: str, usage: str) -> bytes:
@@ -280,7 +285,7 @@ class Modem:
                 raise CmeError(CME_NOT_FOUND)
             key = stored
         claims: dict[str, object] = {"iss": f"{self.iss_prefix}.{self.device_id}",
-                                     "jti": f"{self.iss_prefix}.{self.firmware_id}.{secrets.token_hex(16)}"}
+                                     "jti": f"{self.iss_prefix}.{self.firmware_id}.{self.rng.randbytes(16).hex()}"}
         if sub or self.send_empty_sub_aud:
             claims["sub"] = sub
         if aud or self.send_empty_sub_aud:
@@ -293,7 +298,7 @@ class Modem:
 
     def attestation_token(self) -> cose.AttestationToken:
         return cose.build_attestation_token(self.identity_key, self.device_id, self.device_type,
-                                            self.firmware_id, secrets.token_bytes(16))
+                                            self.firmware_id, self.rng.randbytes(16))
 
     def _attest(self, params: str, query: bool, now: float) -> str | None:
         if params:

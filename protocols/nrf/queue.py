@@ -1,4 +1,6 @@
-"""Per-device command queue semantics of the provisioning service (spec §6.4, §6.5, §12.3).
+"""Per-device command queue semantics of the provisioning service (sdk-nrf
+nrf_provisioning docs: commands, `after` and responses; where the service is undocumented, the emulator's
+choice as stated below).
 
 Pure functions over the pending list of one device (insertion order, never sorted by id):
 `select_batch` answers a GET (cursor `after`, `limit`, size budgets, optional batch cap); `settle` applies
@@ -9,6 +11,7 @@ ids change nothing.
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,8 +50,9 @@ def correlation_id(prefix: str, sequence: int, suffix: str = "") -> str:
     return corr_id
 
 
-def new_prefix() -> str:
-    return str(uuid.uuid4())
+def random_uuid(rng: random.Random) -> str:
+    """A version-4 UUID drawn from `rng` (ids of devices' correlation prefixes, commands, rules, bulk runs)."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def expected_reply_size(command: Command) -> int:

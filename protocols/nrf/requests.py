@@ -1,6 +1,7 @@
-"""Management-API command requests (spec §8.4) → device commands, and device responses → command results.
+"""Management-API command requests (nRF Cloud docs,
+ProvisioningService: provisioning commands) → device commands, and device responses → command results.
 
-A request is the JSON object `{"<type>": {...}}`. The mapping to AT commands is inferred by the spec except
+A request is the JSON object `{"<type>": {...}}`. The mapping to AT commands is inferred from the nRF Cloud docs except
 `clientPrivateKeyGeneration` (exactly the SDK vector cmds2). Emulator extensions: `config`
 (`{"config": {"<settings key>": "<value>", ...}}`) and `atCommand` (`{"setCommand", "parameters",
 "ignoreCmeErrors"}`). `RequestError` marks a request the API caller got wrong (answered with 400).
@@ -12,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from protocols.errors import RemoteProtocolError
 from protocols.nrf.codec import (
     MAX_CONFIG_PAIRS,
     MAX_IGNORED_CME,
@@ -28,7 +30,7 @@ KEY_CLIENT_PRIVATE, CMNG_DELETE_MISSING = 2, 513
 DEFAULT_KEY_USAGE = "101010000"
 
 
-class RequestError(ValueError):
+class RequestError(RemoteProtocolError, ValueError):
     """A management request that cannot become device commands (the API caller's error)."""
 
 

@@ -1,8 +1,9 @@
 """The device library's result vocabulary: events, errno values and the status → errno → event tables.
 
-Tables, not branches (spec §3.4, §4.5, §7.3). `Mapping` selects the 401/403 behaviour: `baseline` (NCS up
-to mid-2025: HTTP 401/403 and CoAP 4.01/4.03 all mean "not claimed") or `newer` (PR #24907: CoAP 4.03 is
--EPERM, so FAILED).
+Tables, not branches (sdk-nrf nrf_provisioning_http.c `status_code_to_error`, nrf_provisioning_coap.c
+`response_code_to_error`, nrf_provisioning.c `check_return_code_and_notify`). `Mapping` selects the 401/403
+behaviour: `baseline` (NCS up to mid-2025: HTTP 401/403 and CoAP 4.01/4.03 all mean "not claimed") or
+`newer` (sdk-nrf PR #24907: CoAP 4.03 is -EPERM, so FAILED).
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protocols.errors import RemoteProtocolError
 
-class CborFramingError(ValueError):
+
+class CborFramingError(RemoteProtocolError, ValueError):
     """The bytes are not one well-formed CBOR data item (remote error)."""
 
 

@@ -1,4 +1,5 @@
-"""Interval, spread and backoff rules of the library's scheduled mode (spec §7.4), with time passed in.
+"""Interval, spread and backoff rules of the library's scheduled mode (sdk-nrf nrf_provisioning.c
+`nrf_provisioning_schedule`, Kconfig `NRF_PROVISIONING_INTERVAL_S` / `_SPREAD_S`), with time passed in.
 
 Invariants: the first scheduled delay is 1 s + spread; later delays are the interval (the stored
 `provisioning/interval-sec` if positive, else the configured default) + spread; the backoff starts at

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from emulators.harness import running
-from emulators.nrf.device import DeviceIdentity, DeviceOptions, FakeDevice
+from emulators.nrf.client.device import DeviceIdentity, DeviceOptions, FakeDevice
 from protocols.nrf.client import LibraryConfig
 
 

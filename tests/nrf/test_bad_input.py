@@ -163,7 +163,7 @@ async def test_dtls_keeps_no_state_before_the_cookie(nrf):
                                                        remote_addr=("127.0.0.1", nrf.ports["coaps"]))
     for _ in range(50):
         transport.sendto(hello)
-    from emulators.nrf.dtls import DtlsTunnel
+    from emulators.nrf.client.dtls import DtlsTunnel
     tunnel = DtlsTunnel("127.0.0.1", nrf.ports["coaps"], nrf.suite.pki.ca_path)
     await tunnel.connect(5.0)  # served after the 50 hellos on the same socket
     try:

@@ -1,4 +1,5 @@
-"""Spec §6.6 vectors, strict CDDL rules, framing variants, property and garbage-in tests for the CBOR codec."""
+"""The sdk-nrf nrf_provisioning test vectors (tests/subsys/net/lib/nrf_provisioning), strict CDDL rules,
+framing variants, property and garbage-in tests for the CBOR codec."""
 
 from __future__ import annotations
 

@@ -83,9 +83,9 @@ async def test_onboarding_rule_and_bulk_claim(nrf, utils):
 
 
 def test_attestation_token_parser_accepts_the_modem_output():
-    from emulators.nrf.device import DeviceIdentity, FakeDevice
+    from emulators.nrf.client.device import DeviceIdentity, FakeDevice
     device = FakeDevice(DeviceIdentity.generate())
     answer = device.at("AT%ATTESTTOKEN")
     token = answer.split('"')[1]
-    assert parser.parse_attesttoken_output(token) == (None, None)  # detached COSE payload (spec §8.6)
+    assert parser.parse_attesttoken_output(token) == (None, None)  # detached COSE payload (%ATTESTTOKEN)
     assert parser.get_device_uuid(token) == device.identity.device_id

@@ -1,4 +1,5 @@
-"""ES256 JWTs (spec §5) and the modem's COSE blobs and attestation token (spec §8.5-8.6)."""
+"""ES256 JWTs (nRF91 AT Commands %JWT) and the modem's COSE blobs and attestation token (%KEYGEN,
+%ATTESTTOKEN)."""
 
 from __future__ import annotations
 

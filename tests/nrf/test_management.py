@@ -11,7 +11,7 @@ import urllib.request
 import aiohttp
 
 from emulators.harness import running
-from emulators.nrf.device import DeviceIdentity
+from emulators.nrf.client.device import DeviceIdentity
 from tests.nrf.conftest import Nrf
 
 KEY = "provemu-nrf-api-key"
@@ -154,7 +154,7 @@ async def test_fault_control_routes_and_openapi(nrf):
 def test_fake_device_cli(tmp_path, capsys):
     import argparse
 
-    from emulators.nrf.cli import add_client_commands
+    from emulators.nrf.client.cli import add_client_commands
 
     parser = argparse.ArgumentParser(prog="provemu")
     add_client_commands(parser.add_subparsers(dest="command", required=True))
@@ -210,7 +210,7 @@ async def test_fake_device_cli_against_the_emulator(nrf, tmp_path, capsys):
     import argparse
     import inspect
 
-    from emulators.nrf.cli import add_client_commands
+    from emulators.nrf.client.cli import add_client_commands
 
     parser = argparse.ArgumentParser(prog="provemu")
     add_client_commands(parser.add_subparsers(dest="command", required=True))

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from emulators.config import add_config_flags, cli_values, load_config
-from emulators.nrf.device import DeviceIdentity, DeviceOptions, FakeDevice
-from emulators.nrf.device_store import FakeDeviceStore
+from emulators.nrf.client.device import DeviceIdentity, DeviceOptions, FakeDevice
+from emulators.nrf.client.store import FakeDeviceStore
 from protocols.nrf.client import LibraryConfig
 from protocols.nrf.results import Mapping
 

@@ -4,7 +4,9 @@
 asyncio streams (a new connection per request, written as Zephyr's http_client writes it), CoAP requests
 to an aiocoap client context per connection, over plain UDP or a DTLS tunnel. The built-in application reacts to
 NEED_LTE_DEACTIVATED / NEED_LTE_ACTIVATED by switching the modem to CFUN=4 / CFUN=1, like the sample.
-Network time comes from the system clock, or from an emulated network-time URL (NITZ stand-in).
+Network time comes from the device's clock, or from an emulated network-time URL (NITZ stand-in); waits
+read that clock too, and every random choice (ids, IMEI, nonces, JWT ids, schedule spread) comes from the
+device's `rng`, so a manual clock and a seeded rng make a run repeatable.
 It works against the emulator or any base URL.
 """
 
@@ -15,8 +17,6 @@ import inspect
 import random
 import socket
 import ssl
-import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulators.clock import Clock, SystemClock
-from emulators.nrf.dtls import DtlsError, DtlsTunnel
+from emulators.nrf.client.dtls import DtlsError, DtlsTunnel
 from protocols.nrf.client import (
     At,
     CoapClose,
@@ -48,6 +48,7 @@ from protocols.nrf.client import (
     WaitValidTime,
 )
 from protocols.nrf.modem import Modem
+from protocols.nrf.queue import random_uuid
 from protocols.nrf.results import Errno, Event
 
 EventCallback = Callable[["FakeDevice", Emit], Awaitable[None] | None]
@@ -62,9 +63,11 @@ class DeviceIdentity:
     device_type: int = 4
 
     @classmethod
-    def generate(cls, device_type: int = 4) -> DeviceIdentity:
-        imei = "35" + "".join(random.choice("0123456789") for _ in range(13))
-        return cls(str(uuid.uuid4()), ec.generate_private_key(ec.SECP256R1()), str(uuid.uuid4()), imei,
+    def generate(cls, device_type: int = 4, rng: random.Random | None = None) -> DeviceIdentity:
+        """A new identity; ids and IMEI from `rng` (default: the OS), the key always from the OS."""
+        rng = rng or random.SystemRandom()
+        imei = "35" + "".join(rng.choice("0123456789") for _ in range(13))
+        return cls(random_uuid(rng), ec.generate_private_key(ec.SECP256R1()), random_uuid(rng), imei,
                    device_type)
 
     @property
@@ -121,12 +124,14 @@ class FakeDevice:
     settings: dict[str, str] = field(default_factory=dict)
     on_event: EventCallback | None = None
     clock: Clock = field(default_factory=SystemClock)
+    rng: random.Random = field(default_factory=random.SystemRandom)
 
     def __post_init__(self) -> None:
         o = self.options
         self.modem = Modem(self.identity.identity_key, self.identity.device_id, self.identity.firmware_id,
-                           self.identity.imei, o.firmware_version, self.identity.device_type, o.iss_prefix)
-        self.lib = ProvisioningLibrary(self.library, self.settings, rand=lambda: random.getrandbits(31))
+                           self.identity.imei, o.firmware_version, self.identity.device_type, o.iss_prefix,
+                           rng=self.rng)
+        self.lib = ProvisioningLibrary(self.library, self.settings, rand=lambda: self.rng.getrandbits(31))
         self.events: list[Emit] = []
         self._coap: aiocoap.Context | None = None
         self._coap_target: tuple[str, int] | None = None
@@ -218,23 +223,23 @@ class FakeDevice:
                 await result
 
     async def _wait(self, condition: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
+        deadline = self.clock.monotonic() + timeout
         while not condition():
-            if time.monotonic() >= deadline:
+            if self.clock.monotonic() >= deadline:
                 return False
-            await asyncio.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
+            await asyncio.sleep(min(0.05, max(deadline - self.clock.monotonic(), 0)))
         return True
 
     async def _wait_time(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
+        deadline = self.clock.monotonic() + timeout
         while not self.modem.has_time:
             await self._refresh_network_time()
             if self.modem.nitz_offset is not None and self.modem.mode in (1, 21):
                 self.modem.set_time(self.modem.nitz_offset)
                 break
-            if time.monotonic() >= deadline:
+            if self.clock.monotonic() >= deadline:
                 return False
-            await asyncio.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
+            await asyncio.sleep(min(1.0, max(deadline - self.clock.monotonic(), 0)))
         return True
 
     async def _refresh_network_time(self) -> None:

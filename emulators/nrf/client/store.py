@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from emulators.nrf.device import DeviceIdentity
+from emulators.nrf.client.device import DeviceIdentity
 from emulators.state import StateStore
 
 SCHEMA = """
