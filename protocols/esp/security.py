@@ -24,6 +24,7 @@ from protocols.esp import messages as pb
 from protocols.esp.ciphers import Sec1Stream, Sec2Aead, sec1_key
 from protocols.esp.errors import CredentialsMismatch, RemoteError
 from protocols.esp.srp import SrpServer
+from protocols.machine import step
 
 Rng = Callable[[int], bytes]
 
@@ -62,10 +63,7 @@ class DeviceSession(abc.ABC):
         self.state = SessionState.CMD0
 
     def _check(self, event: HandshakeInput) -> SessionState:
-        new = HANDSHAKE.get((self.state, event))
-        if new is None:
-            raise RemoteError(f"Security {self.version}: {event.value} not allowed in state {self.state.value}")
-        return new
+        return step(HANDSHAKE, self.state, event, machine=f"Security {self.version}", error=RemoteError)
 
     def _step(self, event: HandshakeInput) -> None:
         self.state = self._check(event)

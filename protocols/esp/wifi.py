@@ -17,6 +17,10 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from protocols.errors import RemoteProtocolError
+from protocols.esp.errors import EspError
+from protocols.machine import step
+
 MAX_SSID_LEN = 32
 MAX_PASSPHRASE_LEN = 63
 
@@ -206,8 +210,9 @@ class StationChange:
     data: dict[str, object] = field(default_factory=dict)
 
 
-class InvalidTransition(Exception):
-    """An input not allowed in the current state; handlers map it to InternalError."""
+class InvalidTransition(EspError, RemoteProtocolError):
+    """An input not allowed in the current state; handlers map it to InternalError. Unlike ``RemoteError`` the
+    device answers it with a status instead of failing the transport."""
 
 
 class WifiStation:
@@ -239,16 +244,11 @@ class WifiStation:
         self._outcome: Outcome | None = None
 
     def _sta(self, event: StaInput) -> None:
-        new = STA_TRANSITIONS.get((self.sta_state, event))
-        if new is None:
-            raise InvalidTransition(f"station: {event.value} in {self.sta_state.name}")
-        self.sta_state = new
+        self.sta_state = step(STA_TRANSITIONS, self.sta_state, event, machine="station", error=InvalidTransition)
 
     def _prov(self, event: ProvInput) -> None:
-        new = PROV_TRANSITIONS.get((self.prov_state, event))
-        if new is None:
-            raise InvalidTransition(f"provisioning: {event.value} in {self.prov_state.value}")
-        self.prov_state = new
+        self.prov_state = step(PROV_TRANSITIONS, self.prov_state, event, machine="provisioning",
+                               error=InvalidTransition)
 
     def set_config(self, creds: Credentials) -> None:
         self.pending = creds
