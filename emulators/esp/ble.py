@@ -194,22 +194,15 @@ class BlePeripheral:
             node.tick()
             if not node.device.active:
                 raise ATT_Error(ErrorCode.INVALID_PDU, message="provisioning stopped")
-            fault = node.request_fault("ble", endpoint)
-            if fault is not None and fault.action in ("drop", "never_answer"):
-                node.emit("fault", action=fault.action, endpoint=endpoint)
-                raise self._failure(connection)
             try:
-                reply = node.handle(connection.handle, endpoint, bytes(value), "ble")
+                data, delivery = node.serve(connection.handle, endpoint, bytes(value), "ble")
             except RemoteError as exc:
                 raise self._failure(connection) from exc
-            delay = 0.0
-            if reply.not_before is not None:
-                delay = max(0.0, reply.not_before - node.clock.monotonic())
-            if fault is not None and fault.action == "delay":
-                delay += float(fault.params.get("seconds", 1.0))
-            if delay:
-                await asyncio.sleep(delay)
-            self.values[endpoint] = reply.data
+            if not delivery.answers:
+                raise self._failure(connection)
+            if delivery.delay:
+                await asyncio.sleep(delivery.delay)
+            self.values[endpoint] = data
 
     def _failure(self, connection: Connection) -> ATT_Error:
         """NimBLE answers ATT 0x04 and keeps the link; Bluedroid drops the GATT connection."""
@@ -225,11 +218,11 @@ class BlePeripheral:
             return
         if on:
             await self._advertise()
-            self.node.emit("ble_advertising_started")
+            self.node.emit("started", what="ble_advertising")
             return
         await self.radio.device.stop_advertising()
         self.advertising = False
-        self.node.emit("ble_advertising_stopped")
+        self.node.emit("stopped", what="ble_advertising")
         for connection in list(self.radio.device.connections.values()):
             with contextlib.suppress(Exception):
                 await connection.disconnect()

@@ -63,7 +63,8 @@ class EspEmulator(Emulator):
                     node.name,
                 )
             self.emit(
-                "node_started",
+                "started",
+                what="node",
                 node=node.name,
                 port=server.port,
                 ble=node.settings.ble,

@@ -48,10 +48,10 @@ class SoftApServer:
         back on the same port when it starts again."""
         if on and self._server is None:
             await self.start()
-            self.node.emit("softap_started", port=self.port)
+            self.node.emit("started", what="softap", port=self.port)
         elif not on and self._server is not None:
             await self.stop()
-            self.node.emit("softap_stopped", port=self.port)
+            self.node.emit("stopped", what="softap", port=self.port)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -91,7 +91,7 @@ class SoftApServer:
                     try:
                         data = await asyncio.wait_for(reader.read(65536), self.recv_timeout)
                     except TimeoutError:
-                        self.node.emit("http_error", status=408, reason="request incomplete")
+                        self.node.emit("bad_request", transport="softap", status=408, reason="request incomplete")
                         conn.writer.write(httpd.error_response(408))
                         break
                 else:
@@ -125,7 +125,7 @@ class SoftApServer:
                 event = parser.next_event()
             except httpd.HttpError as exc:
                 self.node.log.info("%s: bad HTTP request: %s", self.node.name, exc)
-                self.node.emit("http_error", status=exc.status, reason=str(exc))
+                self.node.emit("bad_request", transport="softap", status=exc.status, reason=str(exc))
                 conn.writer.write(httpd.error_response(exc.status))
                 return False
             if event is httpd.NEED_DATA:
@@ -141,11 +141,11 @@ class SoftApServer:
             return False
         endpoint = req.path[1:] if req.path.startswith("/") else req.path
         if endpoint not in node.device.protocomm.endpoints:
-            node.emit("http_error", status=404, path=req.path[:100])
+            node.emit("bad_request", transport="softap", status=404, path=req.path[:100])
             conn.writer.write(httpd.error_response(404))
             return False
         if req.method != "POST":
-            node.emit("http_error", status=405, path=req.path[:100], method=req.method[:20])
+            node.emit("bad_request", transport="softap", status=405, path=req.path[:100], method=req.method[:20])
             conn.writer.write(httpd.error_response(405))
             return False
         async with node.lock:
@@ -158,34 +158,25 @@ class SoftApServer:
             if not req.body_acceptable:
                 node.log.info("%s: %s body of %d bytes refused", node.name, endpoint, req.content_length)
                 node.emit(
-                    "transport_failure",
+                    "bad_request",
                     transport="softap",
                     endpoint=endpoint,
                     reason=f"body length {req.content_length} outside 1..{httpd.MAX_REQ_BODY_LEN}",
                 )
                 return False
-            fault = node.request_fault("softap", endpoint)
-            if fault is not None and fault.action == "drop":
-                node.emit("fault", action="drop", endpoint=endpoint)
-                return False
-            if fault is not None and fault.action == "never_answer":
-                node.emit("fault", action="never_answer", endpoint=endpoint)
-                await asyncio.sleep(3600)
-                return False
             try:
-                reply = node.handle(session_id, endpoint, req.body, "softap")
+                data, delivery = node.serve(session_id, endpoint, req.body, "softap")
             except UnknownEndpoint:
                 conn.writer.write(httpd.error_response(404))
                 return False
             except RemoteError:
                 return False
-            delay = 0.0
-            if reply.not_before is not None:
-                delay = max(0.0, reply.not_before - node.clock.monotonic())
-            if fault is not None and fault.action == "delay":
-                delay += float(fault.params.get("seconds", 1.0))
-            if delay:
-                await asyncio.sleep(delay)
-            conn.writer.write(httpd.response(200, reply.data, session_id if is_new else None))
+            if delivery.never_answer:
+                await asyncio.sleep(3600)
+            if not delivery.answers:
+                return False
+            if delivery.delay:
+                await asyncio.sleep(delivery.delay)
+            conn.writer.write(httpd.response(200, data, session_id if is_new else None))
             await conn.writer.drain()
         return True

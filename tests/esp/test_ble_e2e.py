@@ -20,7 +20,7 @@ from emulators.harness import running
 from protocols.esp import client as msgs
 from protocols.esp.client_security import Sec1Client
 
-from .conftest import control
+from .conftest import control, event
 
 pytestmark = pytest.mark.ble
 
@@ -44,7 +44,7 @@ async def test_provisioning_over_ble(tmp_path: Path, security: int) -> None:
         assert await device.provision("provemu-ap", "provemu-pass", events.append) is ESPProvisionStatus.SUCCESS
         await device.disconnect()
         kinds = [(e.kind, e.data.get("transport")) for e in suite.events.since(0, "esp")]
-        assert ("session_new", "ble") in kinds and ("session_closed", "ble") in kinds
+        assert ("session_opened", "ble") in kinds and ("session_closed", "ble") in kinds
         assert ("wifi_connected", None) in kinds
 
 
@@ -56,11 +56,11 @@ async def test_ble_stops_after_provisioning(tmp_path: Path) -> None:
         assert await device.connect() is ESPConnectStatus.CONNECTED
         assert await device.initialize_session()
         assert (await device.provision_wifi("provemu-ap", "provemu-pass")).status is msgs.WifiStatus.CONNECTED
-        await suite.events.wait_for(lambda e: e.kind == "ble_advertising_stopped", 2.0)
+        await suite.events.wait_for(event("stopped", what="ble_advertising"), 2.0)
         await device.disconnect()
         assert await ESPProvisionManager().search_esp_devices("PROV_", "ble", timeout=0.3) == []
         await control_reset(suite.control_url, name)
-        await suite.events.wait_for(lambda e: e.kind == "ble_advertising_started", 2.0)
+        await suite.events.wait_for(event("started", what="ble_advertising"), 2.0)
         assert [d.name for d in await ESPProvisionManager().search_esp_devices("PROV_", "ble", timeout=1.0)] == [name]
 
 
