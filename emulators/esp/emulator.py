@@ -73,6 +73,14 @@ class EspEmulator(Emulator):
             await self.sync_transports(node)
         self._ticker = asyncio.create_task(self._tick_forever())
 
+    def transports(self, node: EmulatedNode) -> dict[str, Any]:
+        server = self.softap.get(node.name)
+        peripheral = self.ble.get(node.name)
+        return {
+            "softap": f"{server.host}:{server.port}" if server else None,
+            "ble": peripheral.describe() if peripheral is not None else None,
+        }
+
     async def sync_transports(self, node: EmulatedNode) -> None:
         """Listen/advertise exactly while the node is in provisioning mode."""
         active = node.device.active
