@@ -13,9 +13,10 @@ pytest.importorskip("bumble", reason="bumble (the 'ble' extra) is not installed"
 
 from bumble.core import UUID
 
-from emulators.esp.app import ESPConnectStatus, ESPDevice, ESPProvisionManager, ESPProvisionStatus
-from emulators.esp.ble import USER_DESCRIPTION, BleCentralTransport, characteristic_uuid
-from emulators.esp.transport import TransportError
+from emulators.esp.client.app import ESPConnectStatus, ESPDevice, ESPProvisionManager, ESPProvisionStatus
+from emulators.esp.client.ble import BleCentralTransport
+from emulators.esp.client.transport import TransportError
+from emulators.esp.radio import USER_DESCRIPTION, characteristic_uuid
 from emulators.harness import running
 from protocols.esp import client as msgs
 from protocols.esp.client_security import Sec1Client
@@ -137,11 +138,11 @@ async def test_bluedroid_value_limit(tmp_path: Path) -> None:
 async def test_advertisement_carries_name_and_service_uuid(tmp_path: Path) -> None:
     from bumble.core import AdvertisingData
 
-    from emulators.esp.ble import SERVICE_UUID, _Radio, link_for
+    from emulators.esp.radio import SERVICE_UUID, Radio, link_for
 
     async with running(["esp"], tmp_path, ble_overrides()) as suite:
         name = suite.emulators["esp"].listeners()[0].name
-        radio = await _Radio.open("observer", link_for())
+        radio = await Radio.open("observer", link_for())
         seen: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
         def on_advertisement(adv: Any) -> None:

@@ -11,9 +11,9 @@ import pytest
 from cryptography import x509
 
 from emulators.clock import ManualClock
-from emulators.esp.app import ESPConnectStatus, ESPDevice, ESPProvisionStatus, ProgressEvent
-from emulators.esp.cloud import ControlApiCloud
-from emulators.esp.transport import SoftApTransport, TransportError
+from emulators.esp.client.app import ESPConnectStatus, ESPDevice, ESPProvisionStatus, ProgressEvent
+from emulators.esp.client.cloud import ControlApiCloud
+from emulators.esp.client.transport import SoftApTransport, TransportError
 from emulators.harness import running
 from protocols.esp import client as msgs
 from protocols.esp.client_security import Sec1Client, Sec2Client

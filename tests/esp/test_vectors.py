@@ -271,7 +271,7 @@ def test_http_error_bodies() -> None:
 # §3.1 BLE UUIDs -----------------------------------------------------------------------------------------------
 def test_ble_characteristic_uuids() -> None:
     pytest.importorskip("bumble", reason="bumble (the ble extra) is not installed")
-    from emulators.esp.ble import SERVICE_UUID, characteristic_uuid
+    from emulators.esp.radio import SERVICE_UUID, characteristic_uuid
 
     assert characteristic_uuid(SERVICE_UUID, 0xFF51) == "021aff51-0382-4aea-bff4-6b3f1c5adfb4"
     assert characteristic_uuid(SERVICE_UUID, 0xFF4F).startswith("021aff4f-")

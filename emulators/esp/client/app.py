@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulators.esp.cloud import RainMakerCloud
-from emulators.esp.transport import SoftApTransport, Transport, TransportError
+from emulators.esp.client.cloud import RainMakerCloud
+from emulators.esp.client.transport import SoftApTransport, Transport, TransportError
 from protocols.esp import client as msgs
 from protocols.esp.client_security import ClientSession, client_for
 from protocols.esp.errors import EspError
@@ -121,7 +121,7 @@ class ESPDevice:
             if self.transport_kind is ESPTransport.SOFTAP:
                 self.transport = SoftApTransport.from_address(self.address)
             else:
-                from emulators.esp.ble import BleCentralTransport
+                from emulators.esp.client.ble import BleCentralTransport
 
                 self.transport = await BleCentralTransport.connect(self.name, link=self.ble_link)
             self.version_info = parse_version_info(await self.transport.send("proto-ver", b"ESP"))
@@ -319,7 +319,7 @@ class ESPProvisionManager:
     ) -> list[DiscoveredDevice]:
         """BLE: scan for advertisements whose name starts with the prefix. SoftAP: probe each address."""
         if ESPTransport(transport) is ESPTransport.BLE:
-            from emulators.esp.ble import scan_for_devices
+            from emulators.esp.client.ble import scan_for_devices
 
             names = await scan_for_devices(device_prefix, timeout, link=self.ble_link)
             return [DiscoveredDevice(name, ESPTransport.BLE, name) for name in names]
