@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import random
 from typing import Any
 
 from certs.pki import issue_client_cert
@@ -16,6 +18,7 @@ from emulators.esp.softap import SoftApServer
 from emulators.esp.store import EspStore
 from emulators.faults import FaultPlan
 from emulators.routes import Route
+from protocols.esp.security import Rng
 from protocols.esp.wifi import WifiEnvironment
 
 TICK_SECONDS = 0.1
@@ -28,7 +31,9 @@ class EspEmulator(Emulator):
     def __init__(self, config: EspConfig, ctx: EmulatorContext) -> None:
         super().__init__(config, ctx)
         self.faults = FaultPlan(FAULT_ACTIONS)
-        self.store = EspStore(ctx.db)
+        # one stream for every node, so a seed fixes all of them; unseeded, the system's randomness
+        self.rng: Rng = random.Random(config.seed).randbytes if config.seed is not None else os.urandom
+        self.store = EspStore(ctx.db, ctx.clock)
         self.env = WifiEnvironment([parse_access_point(a, "esp access_points") for a in config.access_points])
         self.nodes: dict[str, EmulatedNode] = {}
         self.softap: dict[str, SoftApServer] = {}
@@ -36,7 +41,7 @@ class EspEmulator(Emulator):
         self._ticker: asyncio.Task[None] | None = None
         for settings in node_settings(config):
             env = WifiEnvironment(settings.access_points) if settings.access_points is not None else self.env
-            node = EmulatedNode(settings, env, ctx.clock, self.faults, self.store, self.emit, self.log)
+            node = EmulatedNode(settings, env, ctx.clock, self.faults, self.store, self.emit, self.log, self.rng)
             if node.device.rainmaker is not None:
                 # the claimed node certificate (CN = node id) from the dev CA, so a verifier can chain the key
                 cert = issue_client_cert(ctx.pki.ca, node.spec.node_id, node.key.public_key())

@@ -22,6 +22,7 @@ from protocols.esp.device import ProvisioningDevice
 from protocols.esp.errors import CredentialsMismatch, RemoteError
 from protocols.esp.provisioning import Reply
 from protocols.esp.rainmaker import MappingRecord, qr_payload
+from protocols.esp.security import Rng
 from protocols.esp.wifi import AccessPoint, DisconnectReason, Outcome, ProvState, WifiEnvironment
 
 FAULT_ACTIONS = {
@@ -45,6 +46,7 @@ class EmulatedNode:
         store: EspStore,
         emit: Callable[..., None],
         log: logging.Logger,
+        rng: Rng,
     ) -> None:
         self.settings = settings
         self.spec = settings.spec
@@ -55,11 +57,14 @@ class EmulatedNode:
         self.store = store
         self._emit = emit
         self.log = log
-        self.key = store.node_key(self.name)
+        self.rng = rng
+        self.key = store.node_key(self.name, rng)
         self.certificate_pem: str | None = None
         self.lock = asyncio.Lock()
         self.softap_blocked_until = 0.0
-        self.device = ProvisioningDevice(self.spec, env, self._resolve, sign=self._sign, on_mapping=self._on_mapping)
+        self.device = ProvisioningDevice(
+            self.spec, env, self._resolve, sign=self._sign, on_mapping=self._on_mapping, rng=rng
+        )
         if self.device.rainmaker is not None:
             self.device.rainmaker.chal_resp_disabled = store.chal_resp_disabled(self.name)
             self.device.rainmaker.on_disable = self._on_chal_resp_disabled
@@ -80,7 +85,8 @@ class EmulatedNode:
         )
 
     def _sign(self, challenge: bytes) -> bytes:
-        return self.key.sign(challenge, ec.ECDSA(hashes.SHA256()))
+        # RFC 6979 nonces: a signature is a function of key and challenge, so a seeded run replays exactly
+        return self.key.sign(challenge, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
 
     def _on_mapping(self, record: MappingRecord) -> None:
         self.store.save_mapping(self.name, self.spec.node_id, record.user_id, record.secret_key)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
+import itertools
 from dataclasses import dataclass
 
 from emulators.esp.node import EmulatedNode
@@ -22,7 +22,7 @@ RECV_TIMEOUT = 5.0  # recv_wait_timeout
 class _Conn:
     fd: int
     writer: asyncio.StreamWriter
-    last_used: float = 0.0
+    last_used: int = 0  # the serial number of its latest request: LRU needs the order, not the time
 
 
 class SoftApServer:
@@ -30,8 +30,9 @@ class SoftApServer:
         self.node = node
         self.host = host
         self.port = port
-        self.sessions = httpd.CookieSessions(lambda: secrets.randbits(32))
+        self.sessions = self._new_sessions()
         self.fds = httpd.FdTable()
+        self._uses = itertools.count(1)
         self._conns: list[_Conn] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[object]] = set()
@@ -39,9 +40,12 @@ class SoftApServer:
 
     async def start(self) -> None:
         # protocomm_httpd_start forgets the cookie and socket session ids
-        self.sessions = httpd.CookieSessions(lambda: secrets.randbits(32))
+        self.sessions = self._new_sessions()
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def _new_sessions(self) -> httpd.CookieSessions:
+        return httpd.CookieSessions(lambda: int.from_bytes(self.node.rng(4), "big"))
 
     async def set_listening(self, on: bool) -> None:
         """Tear the HTTP server down when provisioning stops (clients then get connection refused) and bring it
@@ -77,7 +81,7 @@ class SoftApServer:
         if self._refusing():
             writer.close()
             return
-        conn = _Conn(self.fds.allocate(), writer, asyncio.get_running_loop().time())
+        conn = _Conn(self.fds.allocate(), writer, next(self._uses))
         self._conns.append(conn)
         while len(self._conns) > MAX_OPEN_SOCKETS:
             victim = min(self._conns[:-1], key=lambda c: c.last_used)
@@ -131,7 +135,7 @@ class SoftApServer:
             if event is httpd.NEED_DATA:
                 return True
             assert isinstance(event, httpd.HttpRequest)
-            conn.last_used = asyncio.get_running_loop().time()
+            conn.last_used = next(self._uses)
             if not await self._answer(conn, event):
                 return False
 
