@@ -37,7 +37,8 @@ def link_for(transport_spec: str = "") -> LocalLink | str:
 
 
 def characteristic_uuid(service_uuid: str, uuid16: int) -> str:
-    """Replace little-endian bytes 12 and 13 of the service UUID with the 16-bit id (spec §3.1)."""
+    """Replace little-endian bytes 12 and 13 of the service UUID with the 16-bit id (ESP-IDF protocomm
+    ``protocomm_nimble.c``)."""
     le = bytearray(uuidlib.UUID(service_uuid).bytes[::-1])
     le[12:14] = uuid16.to_bytes(2, "little")
     return str(uuidlib.UUID(bytes=bytes(le[::-1])))

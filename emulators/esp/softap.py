@@ -1,4 +1,5 @@
-"""SoftAP transport: one esp_http_server-like HTTP/1.1 listener per node (spec §2), driving the
+"""SoftAP transport: one esp_http_server-like HTTP/1.1 listener per node (ESP-IDF protocomm
+``protocomm_httpd.c``, wifi_provisioning ``scheme_softap.c``), driving the
 ``protocols.esp.httpd`` core. Failures close the socket without a reply; one socket at a time (LRU purge);
 a single cookie-bound security session. The listener exists only while the node provisions."""
 

@@ -1,5 +1,5 @@
 """RainMaker's provisioning-time endpoints: ``cloud_user_assoc`` (legacy user-node mapping) and ``ch_resp``
-(challenge-response), and the node identity conventions (spec §4.10, §4.11, §8.4, §8.5), as
+(challenge-response), and the node identity conventions as esp-rainmaker's
 esp_rmaker_user_mapping.c and esp_rmaker_chal_resp.c behave.
 
 The node signs ``SHA-256(challenge)`` with its private key through the ``sign`` callable it is given; the
@@ -85,7 +85,7 @@ class RainMakerService:
     def handle_user_assoc(self, data: bytes, now: float) -> Reply:
         req = pb.decode(pb.user_mapping.RMakerConfigPayload, data)
         if req.msg != pb.user_mapping.TypeCmdSetUserMapping:
-            return Reply(b"")  # the device's handler returns OK with a 0-byte reply (spec §7.1)
+            return Reply(b"")  # the device's handler returns OK with a 0-byte reply (esp_rmaker_user_mapping.c)
         resp = pb.user_mapping.RMakerConfigPayload(msg=pb.user_mapping.TypeRespSetUserMapping)
         out = resp.resp_set_user_mapping
         out.SetInParent()

@@ -1,4 +1,5 @@
-"""Device-side protocomm security engines: Security 0, 1 and 2 sessions on ``prov-session`` (spec §5, §6).
+"""Device-side protocomm security engines: Security 0, 1 and 2 sessions on ``prov-session`` (ESP-IDF protocomm
+``security0.c``, ``security1.c``, ``security2.c``; the protocomm documentation's "Security" sections).
 
 Each transport session owns one ``DeviceSession``. Invariants:
 - the handshake follows ``HANDSHAKE`` (state x input -> new state); a Cmd0 is accepted in any state and

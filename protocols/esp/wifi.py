@@ -1,5 +1,6 @@
 """The simulated Wi-Fi side of a provisioning node: access points, scans, and the station/provisioning state
-machines behind ``prov-config`` GetStatus (spec §7.2-§7.4). Time is passed in as ``now`` (monotonic seconds).
+machines behind ``prov-config`` GetStatus (ESP-IDF wifi_provisioning ``manager.c``, ``wifi_config.c``,
+``wifi_scan.c``). Time is passed in as ``now`` (monotonic seconds).
 
 Invariants:
 - ``prov_state`` only changes through ``PROV_TRANSITIONS``; ``sta_state`` only through ``STA_TRANSITIONS``;
@@ -174,7 +175,8 @@ PROV_TRANSITIONS: dict[tuple[ProvState, ProvInput], ProvState] = {
 
 @dataclass(frozen=True)
 class Timings:
-    """Device-side delays in seconds (spec §7.3, §7.5 estimates); all zero makes the node instant."""
+    """Device-side delays in seconds (estimates: the ESP-IDF sources leave them to the radio); all zero makes the
+    node instant."""
 
     apply_delay: float = 1.0
     connect_time: float = 3.0

@@ -1,5 +1,5 @@
 """End to end over BLE: the emulator's bumble GATT peripheral and the fake app's bumble central on one
-in-process virtual link (spec §3, §10)."""
+in-process virtual link (ESP-IDF protocomm_nimble.c; bumble's LocalLink)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The fake provisioning app: an importable async API shaped like the RainMaker base SDK's
-``ESPProvisionManager``/``ESPDevice`` (spec §8.1-§8.3) over the SoftAP or BLE transports.
+``ESPProvisionManager``/``ESPDevice`` (``@espressif/rainmaker-base-sdk``,
+``ESPDevice.ts``) over the SoftAP or BLE transports.
 
 Progress goes to one ``on_progress`` callback as ``ProgressEvent``s named as the SDK names them; failures
 arrive through the same callback (status ``failed``) and as an ``ESPProvisionStatus.failure`` result.
