@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import random
 from typing import Any
@@ -38,7 +36,6 @@ class EspEmulator(Emulator):
         self.nodes: dict[str, EmulatedNode] = {}
         self.softap: dict[str, SoftApServer] = {}
         self.ble: dict[str, Any] = {}
-        self._ticker: asyncio.Task[None] | None = None
         for settings in node_settings(config):
             env = WifiEnvironment(settings.access_points) if settings.access_points is not None else self.env
             node = EmulatedNode(settings, env, ctx.clock, self.faults, self.store, self.emit, self.log, self.rng)
@@ -76,7 +73,7 @@ class EspEmulator(Emulator):
                 provisioning_active=node.device.active,
             )
             await self.sync_transports(node)
-        self._ticker = asyncio.create_task(self._tick_forever())
+        self.every(TICK_SECONDS, self._tick_nodes, "tick")
 
     def transports(self, node: EmulatedNode) -> dict[str, Any]:
         server = self.softap.get(node.name)
@@ -96,24 +93,19 @@ class EspEmulator(Emulator):
         if peripheral is not None:
             await peripheral.set_advertising(active)
 
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            for node in self.nodes.values():
-                try:
-                    node.tick()
-                    if node.due_for_auto_reset(self.config.auto_factory_reset):
-                        node.factory_reset()
-                    await self.sync_transports(node)
-                except Exception:
-                    self.log.exception("tick of %s failed", node.name)
+    async def _tick_nodes(self) -> None:
+        """Run every node's timers up to the clock's now; one node failing must not hold the others back."""
+        for node in self.nodes.values():
+            try:
+                node.tick()
+                if node.due_for_auto_reset(self.config.auto_factory_reset):
+                    node.factory_reset()
+                await self.sync_transports(node)
+            except Exception:
+                self.log.exception("tick of %s failed", node.name)
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+        await self.stop_periodic()
         for peripheral in self.ble.values():
             await peripheral.stop()
         self.ble.clear()
