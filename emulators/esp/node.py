@@ -1,6 +1,6 @@
 """One emulated node at runtime: the sans-I/O ``ProvisioningDevice`` plus what only a driver can give it
-(clock, faults, events, SQLite persistence, the node's signing key). Transports (SoftAP, BLE) call
-``request``; everything a node does is emitted on the event log."""
+(clock, randomness, faults, events, SQLite persistence, the node's signing key). Transports (SoftAP, BLE)
+call ``serve`` and apply the ``Delivery`` it returns; everything a node does is emitted on the event log."""
 
 from __future__ import annotations
 
