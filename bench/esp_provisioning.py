@@ -24,7 +24,7 @@ from pathlib import Path
 
 import aiohttp
 
-from emulators.esp.app import ESPConnectStatus, ESPDevice
+from emulators.esp.client.app import ESPConnectStatus, ESPDevice
 from emulators.harness import running
 from protocols.esp import client as msgs
 

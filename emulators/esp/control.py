@@ -1,15 +1,17 @@
 """Control routes of the ESP emulator under ``/api/esp``: nodes (state, sessions, RainMaker mapping, factory
-reset), the simulated access points, and faults."""
+reset), the simulated access points, and faults. They see the emulator only through ``EspControl``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from emulators.config import ConfigError
 from emulators.esp.config import parse_access_point
-from emulators.faults import fault_routes
+from emulators.esp.node import EmulatedNode
+from emulators.faults import FaultPlan, fault_routes
 from emulators.routes import (
     BAD_REQUEST,
     BOOLEAN,
@@ -25,10 +27,30 @@ from emulators.routes import (
     json_body,
     obj,
 )
+from protocols.esp.wifi import WifiEnvironment
 
-if TYPE_CHECKING:
-    from emulators.esp.emulator import EspEmulator
-    from emulators.esp.node import EmulatedNode
+
+class EspControl(Protocol):
+    """What the control routes need from the running emulator."""
+
+    @property
+    def nodes(self) -> Mapping[str, EmulatedNode]: ...
+
+    @property
+    def env(self) -> WifiEnvironment: ...
+
+    @property
+    def faults(self) -> FaultPlan: ...
+
+    def emit(self, kind: str, **data: Any) -> None: ...
+
+    def transports(self, node: EmulatedNode) -> dict[str, Any]:
+        """The node's transports as the node JSON shows them: ``softap`` (host:port) and ``ble``."""
+        ...
+
+    async def sync_transports(self, node: EmulatedNode) -> None:
+        """Listen and advertise exactly while the node is in provisioning mode."""
+        ...
 
 
 def _ap_json(ap: Any) -> dict[str, Any]:
@@ -54,7 +76,7 @@ NODE = obj(("name", "security", "provisioning_active", "provisioned"), name=STRI
            fail_reason=STRING, softap=_NULLABLE_STRING, ble={"type": ["object", "null"]})
 
 
-def control_routes(emu: EspEmulator) -> list[Route]:
+def control_routes(emu: EspControl) -> list[Route]:
     def node_or_404(request: web.Request) -> EmulatedNode:
         node = emu.nodes.get(request.match_info["name"])
         if node is None:
@@ -62,12 +84,7 @@ def control_routes(emu: EspEmulator) -> list[Route]:
         return node
 
     def node_json(node: EmulatedNode) -> dict[str, Any]:
-        out = node.describe()
-        server = emu.softap.get(node.name)
-        out["softap"] = f"{server.host}:{server.port}" if server else None
-        peripheral = emu.ble.get(node.name)
-        out["ble"] = peripheral.describe() if peripheral is not None else None
-        return out
+        return {**node.describe(), **emu.transports(node)}
 
     async def list_nodes(request: web.Request) -> web.Response:
         node_id = request.query.get("node_id")
@@ -85,7 +102,7 @@ def control_routes(emu: EspEmulator) -> list[Route]:
 
     async def get_mapping(request: web.Request) -> web.Response:
         node = node_or_404(request)
-        row = emu.store.mapping(node.name)
+        row = node.store.mapping(node.name)
         if node.device.rainmaker is None:
             raise ControlError(404, "not a RainMaker node")
         return web.json_response(

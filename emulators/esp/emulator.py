@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import os
+import random
 from typing import Any
 
 from certs.pki import issue_client_cert
@@ -16,6 +16,7 @@ from emulators.esp.softap import SoftApServer
 from emulators.esp.store import EspStore
 from emulators.faults import FaultPlan
 from emulators.routes import Route
+from protocols.esp.security import Rng
 from protocols.esp.wifi import WifiEnvironment
 
 TICK_SECONDS = 0.1
@@ -28,15 +29,16 @@ class EspEmulator(Emulator):
     def __init__(self, config: EspConfig, ctx: EmulatorContext) -> None:
         super().__init__(config, ctx)
         self.faults = FaultPlan(FAULT_ACTIONS)
-        self.store = EspStore(ctx.db)
+        # one stream for every node, so a seed fixes all of them; unseeded, the system's randomness
+        self.rng: Rng = random.Random(config.seed).randbytes if config.seed is not None else os.urandom
+        self.store = EspStore(ctx.db, ctx.clock)
         self.env = WifiEnvironment([parse_access_point(a, "esp access_points") for a in config.access_points])
         self.nodes: dict[str, EmulatedNode] = {}
         self.softap: dict[str, SoftApServer] = {}
         self.ble: dict[str, Any] = {}
-        self._ticker: asyncio.Task[None] | None = None
         for settings in node_settings(config):
             env = WifiEnvironment(settings.access_points) if settings.access_points is not None else self.env
-            node = EmulatedNode(settings, env, ctx.clock, self.faults, self.store, self.emit, self.log)
+            node = EmulatedNode(settings, env, ctx.clock, self.faults, self.store, self.emit, self.log, self.rng)
             if node.device.rainmaker is not None:
                 # the claimed node certificate (CN = node id) from the dev CA, so a verifier can chain the key
                 cert = issue_client_cert(ctx.pki.ca, node.spec.node_id, node.key.public_key())
@@ -63,14 +65,23 @@ class EspEmulator(Emulator):
                     node.name,
                 )
             self.emit(
-                "node_started",
+                "started",
+                what="node",
                 node=node.name,
                 port=server.port,
                 ble=node.settings.ble,
                 provisioning_active=node.device.active,
             )
             await self.sync_transports(node)
-        self._ticker = asyncio.create_task(self._tick_forever())
+        self.every(TICK_SECONDS, self._tick_nodes, "tick")
+
+    def transports(self, node: EmulatedNode) -> dict[str, Any]:
+        server = self.softap.get(node.name)
+        peripheral = self.ble.get(node.name)
+        return {
+            "softap": f"{server.host}:{server.port}" if server else None,
+            "ble": peripheral.describe() if peripheral is not None else None,
+        }
 
     async def sync_transports(self, node: EmulatedNode) -> None:
         """Listen/advertise exactly while the node is in provisioning mode."""
@@ -82,24 +93,19 @@ class EspEmulator(Emulator):
         if peripheral is not None:
             await peripheral.set_advertising(active)
 
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            for node in self.nodes.values():
-                try:
-                    node.tick()
-                    if node.due_for_auto_reset(self.config.auto_factory_reset):
-                        node.factory_reset()
-                    await self.sync_transports(node)
-                except Exception:
-                    self.log.exception("tick of %s failed", node.name)
+    async def _tick_nodes(self) -> None:
+        """Run every node's timers up to the clock's now; one node failing must not hold the others back."""
+        for node in self.nodes.values():
+            try:
+                node.tick()
+                if node.due_for_auto_reset(self.config.auto_factory_reset):
+                    node.factory_reset()
+                await self.sync_transports(node)
+            except Exception:
+                self.log.exception("tick of %s failed", node.name)
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+        await self.stop_periodic()
         for peripheral in self.ble.values():
             await peripheral.stop()
         self.ble.clear()

@@ -1,6 +1,6 @@
 """One emulated node at runtime: the sans-I/O ``ProvisioningDevice`` plus what only a driver can give it
-(clock, faults, events, SQLite persistence, the node's signing key). Transports (SoftAP, BLE) call
-``request``; everything a node does is emitted on the event log."""
+(clock, randomness, faults, events, SQLite persistence, the node's signing key). Transports (SoftAP, BLE)
+call ``serve`` and apply the ``Delivery`` it returns; everything a node does is emitted on the event log."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from emulators.clock import Clock
 from emulators.esp.config import NodeSettings
 from emulators.esp.store import EspStore
-from emulators.faults import Fault, FaultPlan
+from emulators.faults import TRANSPORT_ACTIONS, Delivery, FaultPlan, seconds_param
 from protocols.esp.device import ProvisioningDevice
 from protocols.esp.errors import CredentialsMismatch, RemoteError
 from protocols.esp.provisioning import Reply
 from protocols.esp.rainmaker import MappingRecord, qr_payload
+from protocols.esp.security import Rng
 from protocols.esp.wifi import AccessPoint, DisconnectReason, Outcome, ProvState, WifiEnvironment
 
 FAULT_ACTIONS = {
@@ -33,7 +34,6 @@ FAULT_ACTIONS = {
     "softap_drop_after_apply": "after a successful ApplyConfig the SoftAP drops every connection for "
     "params.seconds (default 5), like the channel switch phones suffer; match node",
 }
-REQUEST_ACTIONS = ("drop", "delay", "never_answer")
 
 
 class EmulatedNode:
@@ -46,6 +46,7 @@ class EmulatedNode:
         store: EspStore,
         emit: Callable[..., None],
         log: logging.Logger,
+        rng: Rng,
     ) -> None:
         self.settings = settings
         self.spec = settings.spec
@@ -56,11 +57,14 @@ class EmulatedNode:
         self.store = store
         self._emit = emit
         self.log = log
-        self.key = store.node_key(self.name)
+        self.rng = rng
+        self.key = store.node_key(self.name, rng)
         self.certificate_pem: str | None = None
         self.lock = asyncio.Lock()
         self.softap_blocked_until = 0.0
-        self.device = ProvisioningDevice(self.spec, env, self._resolve, sign=self._sign, on_mapping=self._on_mapping)
+        self.device = ProvisioningDevice(
+            self.spec, env, self._resolve, sign=self._sign, on_mapping=self._on_mapping, rng=rng
+        )
         if self.device.rainmaker is not None:
             self.device.rainmaker.chal_resp_disabled = store.chal_resp_disabled(self.name)
             self.device.rainmaker.on_disable = self._on_chal_resp_disabled
@@ -81,7 +85,8 @@ class EmulatedNode:
         )
 
     def _sign(self, challenge: bytes) -> bytes:
-        return self.key.sign(challenge, ec.ECDSA(hashes.SHA256()))
+        # RFC 6979 nonces: a signature is a function of key and challenge, so a seeded run replays exactly
+        return self.key.sign(challenge, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
 
     def _on_mapping(self, record: MappingRecord) -> None:
         self.store.save_mapping(self.name, self.spec.node_id, record.user_id, record.secret_key)
@@ -95,6 +100,7 @@ class EmulatedNode:
         fault = self.faults.take(actions=("wifi_fail",), node=self.name, ssid=ssid.decode("utf-8", "replace"))
         if fault is not None:
             reason = str(fault.params.get("reason", "auth_fail"))
+            self.emit("fault_applied", fault=fault.id, action=fault.action, ssid=ssid.decode("utf-8", "replace"))
             try:
                 return DisconnectReason(reason)
             except ValueError:
@@ -122,11 +128,13 @@ class EmulatedNode:
         return after > 0 and self.inactive_since is not None and self.clock.monotonic() - self.inactive_since >= after
 
     def _persist(self, prov_before: ProvState) -> None:
-        """Mirror the device's NVS: ApplyConfig stores the STA config, a reset back to STARTED clears it."""
+        """Report a provisioning-state change and mirror it in the device's NVS: ApplyConfig stores the STA config,
+        a reset back to STARTED clears it."""
         station = self.device.wifi.station
         after = station.prov_state
         if after is prov_before:
             return
+        self.emit("state_changed", state=after.value, previous=prov_before.value)
         if after is ProvState.STARTED:
             self.store.clear_credentials(self.name)
             self.provisioned = False
@@ -139,18 +147,30 @@ class EmulatedNode:
 
     def new_session(self, session_id: int, transport: str) -> None:
         self.device.protocomm.new_transport_session(session_id)
-        self.emit("session_new", transport=transport, session=session_id)
+        self.emit("session_opened", transport=transport, session=session_id)
 
     def close_session(self, session_id: int, transport: str) -> None:
         if self.device.protocomm.session_id == session_id:
             self.device.protocomm.close_transport_session(session_id)
             self.emit("session_closed", transport=transport, session=session_id)
 
-    def request_fault(self, transport: str, endpoint: str) -> Fault | None:
-        return self.faults.take(actions=REQUEST_ACTIONS, node=self.name, transport=transport, endpoint=endpoint)
+    def serve(self, session_id: int, endpoint: str, body: bytes, transport: str) -> tuple[bytes, Delivery]:
+        """Answer one request (caller holds ``lock``) and say how the transport delivers the answer: a transport
+        fault (drop, delay, never_answer) applies first, then a blocking scan waits until its results are in.
+        ``RemoteError`` means transport failure."""
+        fault = self.faults.take(actions=TRANSPORT_ACTIONS, node=self.name, transport=transport, endpoint=endpoint)
+        delivery = Delivery.of(fault)
+        if fault is not None:
+            self.emit("fault_applied", fault=fault.id, action=fault.action, transport=transport, endpoint=endpoint)
+        if not delivery.answers:
+            return b"", delivery
+        reply = self._handle(session_id, endpoint, body, transport)
+        if reply.not_before is None:
+            return reply.data, delivery
+        wait = max(0.0, reply.not_before - self.clock.monotonic())
+        return reply.data, replace(delivery, delay=delivery.delay + wait)
 
-    def handle(self, session_id: int, endpoint: str, body: bytes, transport: str) -> Reply:
-        """Dispatch one request (caller holds ``lock``); ``RemoteError`` means transport failure."""
+    def _handle(self, session_id: int, endpoint: str, body: bytes, transport: str) -> Reply:
         self.tick()
         now = self.clock.monotonic()
         prov_before = self.device.wifi.station.prov_state
@@ -160,11 +180,11 @@ class EmulatedNode:
             self.log.info("%s: %s over %s", self.name, exc, transport)
             self.emit("credentials_mismatch", transport=transport, endpoint=endpoint, reason=str(exc))
             if not self.device.active:
-                self.emit("provisioning_stopped", reason="too many credential mismatches")
+                self.emit("stopped", what="provisioning", reason="too many credential mismatches")
             raise
         except RemoteError as exc:
             self.log.info("%s: transport failure on %s over %s: %s", self.name, endpoint, transport, exc)
-            self.emit("transport_failure", transport=transport, endpoint=endpoint, reason=str(exc))
+            self.emit("bad_request", transport=transport, endpoint=endpoint, reason=str(exc))
             raise
         self.emit("request", transport=transport, endpoint=endpoint, request_len=len(body), reply_len=len(reply.data))
         if prov_before is ProvState.STARTED and self.device.wifi.station.prov_state is not ProvState.STARTED:
@@ -175,8 +195,9 @@ class EmulatedNode:
     def _after_apply(self, now: float) -> None:
         fault = self.faults.take(actions=("softap_drop_after_apply",), node=self.name)
         if fault is not None:
-            self.softap_blocked_until = now + float(fault.params.get("seconds", 5.0))
-            self.emit("softap_dropped", seconds=float(fault.params.get("seconds", 5.0)))
+            seconds = seconds_param(fault.params, default=5.0)
+            self.softap_blocked_until = now + seconds
+            self.emit("fault_applied", fault=fault.id, action=fault.action, seconds=seconds)
 
     def factory_reset(self) -> None:
         self.store.factory_reset(self.name)

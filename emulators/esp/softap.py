@@ -1,4 +1,5 @@
-"""SoftAP transport: one esp_http_server-like HTTP/1.1 listener per node (spec §2), driving the
+"""SoftAP transport: one esp_http_server-like HTTP/1.1 listener per node (ESP-IDF protocomm
+``protocomm_httpd.c``, wifi_provisioning ``scheme_softap.c``), driving the
 ``protocols.esp.httpd`` core. Failures close the socket without a reply; one socket at a time (LRU purge);
 a single cookie-bound security session. The listener exists only while the node provisions."""
 
@@ -6,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
+import itertools
 from dataclasses import dataclass
 
 from emulators.esp.node import EmulatedNode
@@ -22,7 +23,7 @@ RECV_TIMEOUT = 5.0  # recv_wait_timeout
 class _Conn:
     fd: int
     writer: asyncio.StreamWriter
-    last_used: float = 0.0
+    last_used: int = 0  # the serial number of its latest request: LRU needs the order, not the time
 
 
 class SoftApServer:
@@ -30,8 +31,9 @@ class SoftApServer:
         self.node = node
         self.host = host
         self.port = port
-        self.sessions = httpd.CookieSessions(lambda: secrets.randbits(32))
+        self.sessions = self._new_sessions()
         self.fds = httpd.FdTable()
+        self._uses = itertools.count(1)
         self._conns: list[_Conn] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[object]] = set()
@@ -39,19 +41,22 @@ class SoftApServer:
 
     async def start(self) -> None:
         # protocomm_httpd_start forgets the cookie and socket session ids
-        self.sessions = httpd.CookieSessions(lambda: secrets.randbits(32))
+        self.sessions = self._new_sessions()
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def _new_sessions(self) -> httpd.CookieSessions:
+        return httpd.CookieSessions(lambda: int.from_bytes(self.node.rng(4), "big"))
 
     async def set_listening(self, on: bool) -> None:
         """Tear the HTTP server down when provisioning stops (clients then get connection refused) and bring it
         back on the same port when it starts again."""
         if on and self._server is None:
             await self.start()
-            self.node.emit("softap_started", port=self.port)
+            self.node.emit("started", what="softap", port=self.port)
         elif not on and self._server is not None:
             await self.stop()
-            self.node.emit("softap_stopped", port=self.port)
+            self.node.emit("stopped", what="softap", port=self.port)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -77,7 +82,7 @@ class SoftApServer:
         if self._refusing():
             writer.close()
             return
-        conn = _Conn(self.fds.allocate(), writer, asyncio.get_running_loop().time())
+        conn = _Conn(self.fds.allocate(), writer, next(self._uses))
         self._conns.append(conn)
         while len(self._conns) > MAX_OPEN_SOCKETS:
             victim = min(self._conns[:-1], key=lambda c: c.last_used)
@@ -91,7 +96,7 @@ class SoftApServer:
                     try:
                         data = await asyncio.wait_for(reader.read(65536), self.recv_timeout)
                     except TimeoutError:
-                        self.node.emit("http_error", status=408, reason="request incomplete")
+                        self.node.emit("bad_request", transport="softap", status=408, reason="request incomplete")
                         conn.writer.write(httpd.error_response(408))
                         break
                 else:
@@ -125,13 +130,13 @@ class SoftApServer:
                 event = parser.next_event()
             except httpd.HttpError as exc:
                 self.node.log.info("%s: bad HTTP request: %s", self.node.name, exc)
-                self.node.emit("http_error", status=exc.status, reason=str(exc))
+                self.node.emit("bad_request", transport="softap", status=exc.status, reason=str(exc))
                 conn.writer.write(httpd.error_response(exc.status))
                 return False
             if event is httpd.NEED_DATA:
                 return True
             assert isinstance(event, httpd.HttpRequest)
-            conn.last_used = asyncio.get_running_loop().time()
+            conn.last_used = next(self._uses)
             if not await self._answer(conn, event):
                 return False
 
@@ -141,11 +146,11 @@ class SoftApServer:
             return False
         endpoint = req.path[1:] if req.path.startswith("/") else req.path
         if endpoint not in node.device.protocomm.endpoints:
-            node.emit("http_error", status=404, path=req.path[:100])
+            node.emit("bad_request", transport="softap", status=404, path=req.path[:100])
             conn.writer.write(httpd.error_response(404))
             return False
         if req.method != "POST":
-            node.emit("http_error", status=405, path=req.path[:100], method=req.method[:20])
+            node.emit("bad_request", transport="softap", status=405, path=req.path[:100], method=req.method[:20])
             conn.writer.write(httpd.error_response(405))
             return False
         async with node.lock:
@@ -158,34 +163,25 @@ class SoftApServer:
             if not req.body_acceptable:
                 node.log.info("%s: %s body of %d bytes refused", node.name, endpoint, req.content_length)
                 node.emit(
-                    "transport_failure",
+                    "bad_request",
                     transport="softap",
                     endpoint=endpoint,
                     reason=f"body length {req.content_length} outside 1..{httpd.MAX_REQ_BODY_LEN}",
                 )
                 return False
-            fault = node.request_fault("softap", endpoint)
-            if fault is not None and fault.action == "drop":
-                node.emit("fault", action="drop", endpoint=endpoint)
-                return False
-            if fault is not None and fault.action == "never_answer":
-                node.emit("fault", action="never_answer", endpoint=endpoint)
-                await asyncio.sleep(3600)
-                return False
             try:
-                reply = node.handle(session_id, endpoint, req.body, "softap")
+                data, delivery = node.serve(session_id, endpoint, req.body, "softap")
             except UnknownEndpoint:
                 conn.writer.write(httpd.error_response(404))
                 return False
             except RemoteError:
                 return False
-            delay = 0.0
-            if reply.not_before is not None:
-                delay = max(0.0, reply.not_before - node.clock.monotonic())
-            if fault is not None and fault.action == "delay":
-                delay += float(fault.params.get("seconds", 1.0))
-            if delay:
-                await asyncio.sleep(delay)
-            conn.writer.write(httpd.response(200, reply.data, session_id if is_new else None))
+            if delivery.never_answer:
+                await asyncio.sleep(3600)
+            if not delivery.answers:
+                return False
+            if delivery.delay:
+                await asyncio.sleep(delivery.delay)
+            conn.writer.write(httpd.response(200, data, session_id if is_new else None))
             await conn.writer.drain()
         return True

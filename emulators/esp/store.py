@@ -6,12 +6,14 @@ the client-issued challenge-response disable (kept in NVS until a factory reset 
 from __future__ import annotations
 
 import sqlite3
-import time
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from emulators.clock import Clock
 from emulators.state import StateStore
+from protocols.esp.rainmaker import new_node_key
+from protocols.esp.security import Rng
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS esp_node_keys (
@@ -27,18 +29,19 @@ CREATE TABLE IF NOT EXISTS esp_rainmaker_mappings (
 
 
 class EspStore:
-    def __init__(self, db: StateStore) -> None:
+    def __init__(self, db: StateStore, clock: Clock) -> None:
         self.db = db
+        self.clock = clock
         db.ensure_schema("esp", SCHEMA)
 
-    def node_key(self, name: str) -> ec.EllipticCurvePrivateKey:
-        """The node's P-256 key (RainMaker signs challenges with it), created once and kept."""
+    def node_key(self, name: str, rng: Rng) -> ec.EllipticCurvePrivateKey:
+        """The node's P-256 key (RainMaker signs challenges with it), created once from ``rng`` and kept."""
         row = self.db.query_one("SELECT private_key_pem FROM esp_node_keys WHERE name = ?", (name,))
         if row is not None:
             key = serialization.load_pem_private_key(row["private_key_pem"].encode(), password=None)
             if isinstance(key, ec.EllipticCurvePrivateKey):
                 return key
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = new_node_key(rng)
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
@@ -48,7 +51,7 @@ class EspStore:
     def save_credentials(self, name: str, ssid: bytes, passphrase: bytes, ip4_addr: str) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO esp_wifi_credentials VALUES (?, ?, ?, ?, ?)",
-            (name, ssid, passphrase, ip4_addr, time.time()),
+            (name, ssid, passphrase, ip4_addr, self.clock.now()),
         )
 
     def clear_credentials(self, name: str) -> None:
@@ -60,7 +63,7 @@ class EspStore:
     def save_mapping(self, name: str, node_id: str, user_id: str, secret_key: str) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO esp_rainmaker_mappings VALUES (?, ?, ?, ?, ?)",
-            (name, node_id, user_id, secret_key, time.time()),
+            (name, node_id, user_id, secret_key, self.clock.now()),
         )
 
     def mapping(self, name: str) -> sqlite3.Row | None:

@@ -1,4 +1,5 @@
-"""Data-phase ciphers of protocomm Security 1 and Security 2 (spec §5.2 step 3, §6.2 step 3).
+"""Data-phase ciphers of protocomm Security 1 and Security 2 (ESP-IDF protocomm
+``security1.c``, ``security2.c``; the "Security" sections of the protocomm documentation).
 
 Security 1: AES-256-CTR, ONE keystream shared by both directions, consumed in the order operations happen.
 Security 2: AES-256-GCM with the tag appended; with ``patch_ver`` 1 one 32-bit big-endian counter in the last

@@ -1,6 +1,6 @@
 """App-side request builders and reply readers for the provisioning endpoints (what esp_prov and the phone
-libraries send, spec §7.4, §8, §9). Pure functions: plaintext in, plaintext out; malformed or unexpected
-replies raise ``RemoteError``.
+libraries send: ESP-IDF ``tools/esp_prov``, the RainMaker base SDK's ``ESPDevice``). Pure functions: plaintext
+in, plaintext out; malformed or unexpected replies raise ``RemoteError``.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def read_status(data: bytes) -> StatusReading:
     if st.sta_state == pb.wifi_constants.Connected:
         return StatusReading(WifiStatus.CONNECTED, st.connected.ip4_addr)
     if st.sta_state == pb.wifi_constants.ConnectionFailed:
-        # Android decodes a missing fail_reason as AuthError (spec §7.5)
+        # Android decodes a missing fail_reason as AuthError (esp-idf-provisioning-android ``ESPDevice.java``)
         if st.fail_reason == pb.wifi_constants.NetworkNotFound:
             return StatusReading(WifiStatus.NETWORK_NOT_FOUND)
         return StatusReading(WifiStatus.AUTH_ERROR)

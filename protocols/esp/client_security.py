@@ -181,12 +181,14 @@ class Sec2Client(ClientSession):
         return self._aead.decrypt(data)
 
 
-def client_for(security: int, pop: str = "", username: str = DEFAULT_USERNAME, patch_ver: int = 1) -> ClientSession:
+def client_for(
+    security: int, pop: str = "", username: str = DEFAULT_USERNAME, patch_ver: int = 1, rng: Rng = os.urandom
+) -> ClientSession:
     """The client engine for a security version; for Security 2 ``pop`` is the SRP password."""
     if security == 0:
         return Sec0Client()
     if security == 1:
-        return Sec1Client(pop.encode())
+        return Sec1Client(pop.encode(), rng)
     if security == 2:
-        return Sec2Client(pop.encode(), username.encode(), patch_ver)
+        return Sec2Client(pop.encode(), username.encode(), patch_ver, rng)
     raise LocalError(f"unknown security version {security}")

@@ -162,7 +162,7 @@ class ProvisioningDevice:
             )
         if self.active and self.stop_at is not None and now >= self.stop_at:
             self.active = False
-            changes.append(StationChange("provisioning_stopped", {"reason": "provisioned"}))
+            changes.append(StationChange("stopped", {"what": "provisioning", "reason": "provisioned"}))
         return changes
 
     def handle(self, session_id: int, endpoint: str, data: bytes, now: float) -> Reply:

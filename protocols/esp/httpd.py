@@ -1,4 +1,5 @@
-"""The SoftAP HTTP side as esp_http_server + protocomm_httpd implement it (spec §1.3, §2.2, §2.3), sans I/O.
+"""The SoftAP HTTP side as esp_http_server + protocomm_httpd implement it (ESP-IDF
+``httpd_parse.c``, ``protocomm_httpd.c``), sans I/O.
 
 ``RequestParser`` turns bytes from one TCP connection into ``HttpRequest`` events (h11 style:
 ``receive_data`` / ``next_event``); ``RemoteError`` is its only error for malformed input and carries the

@@ -1,4 +1,5 @@
-"""protocomm endpoint dispatch of one device (spec §1.1, PC ``protocomm_req_handle``).
+"""protocomm endpoint dispatch of one device (ESP-IDF protocomm ``protocomm.c``
+``protocomm_req_handle``).
 
 Endpoints are VER (``proto-ver``: fixed reply, never encrypted), SEC (``prov-session``: the security engine
 gets the raw bytes) and REQ (decrypt -> handler -> encrypt). Invariants: there is at most one security
@@ -101,6 +102,6 @@ class Protocomm:
         assert endpoint.handler is not None
         reply = endpoint.handler(session.decrypt(data), now)
         if not reply.data and session.version == 1:
-            # malloc(0) returns NULL on ESP-IDF, so Security 1 fails to encrypt an empty reply (spec §7.1)
+            # malloc(0) returns NULL on ESP-IDF, so Security 1 (protocomm security1.c) fails to encrypt an empty reply
             raise RemoteError(f"{name}: Security 1 cannot encrypt an empty reply")
         return Reply(session.encrypt(reply.data), reply.not_before)

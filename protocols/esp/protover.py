@@ -1,4 +1,5 @@
-"""The ``proto-ver`` endpoint reply: byte-exact ``cJSON_Print`` text (spec §1.2) and its client-side reading.
+"""The ``proto-ver`` endpoint reply: byte-exact ``cJSON_Print`` text (ESP-IDF wifi_provisioning
+``manager.c`` ``wifi_prov_get_info_json``) and its client-side reading.
 
 Invariants: app-info members come first in registration order, ``prov`` last with keys ver, sec_ver,
 sec_patch_ver, cap; ``no_sec``/``no_pop`` (never both) lead the capability list; no trailing newline or NUL.

@@ -1,4 +1,5 @@
-"""wifi_provisioning REQ_EP handlers: ``prov-config``, ``prov-scan`` and ``prov-ctrl`` (spec §4.7-§4.9, §7).
+"""wifi_provisioning REQ_EP handlers: ``prov-config``, ``prov-scan`` and ``prov-ctrl`` (ESP-IDF wifi_provisioning
+``handlers.c``, ``wifi_config.c``, ``wifi_scan.c``, ``wifi_ctrl.c`` and their ``.proto`` files).
 
 Each handler takes the decrypted request and ``now`` and returns a ``Reply``; the response ``msg`` is always
 ``request.msg + 1``. Transport failures (unknown ``msg``, missing payload the device dereferences, malformed

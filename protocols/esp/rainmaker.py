@@ -1,5 +1,5 @@
 """RainMaker's provisioning-time endpoints: ``cloud_user_assoc`` (legacy user-node mapping) and ``ch_resp``
-(challenge-response), and the node identity conventions (spec §4.10, §4.11, §8.4, §8.5), as
+(challenge-response), and the node identity conventions as esp-rainmaker's
 esp_rmaker_user_mapping.c and esp_rmaker_chal_resp.c behave.
 
 The node signs ``SHA-256(challenge)`` with its private key through the ``sign`` callable it is given; the
@@ -12,11 +12,21 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from protocols.esp import messages as pb
 from protocols.esp.errors import RemoteError
 from protocols.esp.provisioning import Reply
+from protocols.esp.security import Rng
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def new_node_key(rng: Rng) -> ec.EllipticCurvePrivateKey:
+    """A node's P-256 key from 48 bytes of ``rng`` (the extra 128 bits make the reduction's bias negligible,
+    as FIPS 186-5 A.2.1 does)."""
+    return ec.derive_private_key(int.from_bytes(rng(48), "big") % (_P256_ORDER - 1) + 1, ec.SECP256R1())
 
 
 def node_id_for(mac: bytes) -> str:
@@ -75,7 +85,7 @@ class RainMakerService:
     def handle_user_assoc(self, data: bytes, now: float) -> Reply:
         req = pb.decode(pb.user_mapping.RMakerConfigPayload, data)
         if req.msg != pb.user_mapping.TypeCmdSetUserMapping:
-            return Reply(b"")  # the device's handler returns OK with a 0-byte reply (spec §7.1)
+            return Reply(b"")  # the device's handler returns OK with a 0-byte reply (esp_rmaker_user_mapping.c)
         resp = pb.user_mapping.RMakerConfigPayload(msg=pb.user_mapping.TypeRespSetUserMapping)
         out = resp.resp_set_user_mapping
         out.SetInParent()

@@ -1,4 +1,5 @@
-"""Device-side protocomm security engines: Security 0, 1 and 2 sessions on ``prov-session`` (spec §5, §6).
+"""Device-side protocomm security engines: Security 0, 1 and 2 sessions on ``prov-session`` (ESP-IDF protocomm
+``security0.c``, ``security1.c``, ``security2.c``; the protocomm documentation's "Security" sections).
 
 Each transport session owns one ``DeviceSession``. Invariants:
 - the handshake follows ``HANDSHAKE`` (state x input -> new state); a Cmd0 is accepted in any state and
@@ -24,6 +25,7 @@ from protocols.esp import messages as pb
 from protocols.esp.ciphers import Sec1Stream, Sec2Aead, sec1_key
 from protocols.esp.errors import CredentialsMismatch, RemoteError
 from protocols.esp.srp import SrpServer
+from protocols.machine import step
 
 Rng = Callable[[int], bytes]
 
@@ -62,10 +64,7 @@ class DeviceSession(abc.ABC):
         self.state = SessionState.CMD0
 
     def _check(self, event: HandshakeInput) -> SessionState:
-        new = HANDSHAKE.get((self.state, event))
-        if new is None:
-            raise RemoteError(f"Security {self.version}: {event.value} not allowed in state {self.state.value}")
-        return new
+        return step(HANDSHAKE, self.state, event, machine=f"Security {self.version}", error=RemoteError)
 
     def _step(self, event: HandshakeInput) -> None:
         self.state = self._check(event)

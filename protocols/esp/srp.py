@@ -1,8 +1,9 @@
-"""SRP6a over the RFC 5054 3072-bit group with SHA-512, as ESP-IDF's ``esp_srp.c`` computes it (spec §6).
+"""SRP6a over the RFC 5054 3072-bit group with SHA-512, as ESP-IDF protocomm's ``esp_srp.c`` computes
+it (esp_prov's ``srp6a.py`` is the client side).
 
-Byte conventions (they decide interop, see spec §6.5): ``x`` hashes the raw salt and the raw inner digest;
-``u`` and ``k`` use values padded to 384 bytes; ``M`` uses A and B exactly as sent on the wire; ``K``
-hashes the minimal big-endian bytes of ``S``. Pure arithmetic: no I/O, randomness is passed in by the caller.
+Byte conventions (they decide interop; esp_srp.c and esp_prov agree on them): ``x`` hashes the raw salt and the
+raw inner digest; ``u`` and ``k`` use values padded to 384 bytes; ``M`` uses A and B exactly as sent on the wire;
+``K`` hashes the minimal big-endian bytes of ``S``. Pure arithmetic: no I/O, randomness is passed in by the caller.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The simulated Wi-Fi side of a provisioning node: access points, scans, and the station/provisioning state
-machines behind ``prov-config`` GetStatus (spec §7.2-§7.4). Time is passed in as ``now`` (monotonic seconds).
+machines behind ``prov-config`` GetStatus (ESP-IDF wifi_provisioning ``manager.c``, ``wifi_config.c``,
+``wifi_scan.c``). Time is passed in as ``now`` (monotonic seconds).
 
 Invariants:
 - ``prov_state`` only changes through ``PROV_TRANSITIONS``; ``sta_state`` only through ``STA_TRANSITIONS``;
@@ -16,6 +17,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from protocols.errors import RemoteProtocolError
+from protocols.esp.errors import EspError
+from protocols.machine import step
 
 MAX_SSID_LEN = 32
 MAX_PASSPHRASE_LEN = 63
@@ -170,7 +175,8 @@ PROV_TRANSITIONS: dict[tuple[ProvState, ProvInput], ProvState] = {
 
 @dataclass(frozen=True)
 class Timings:
-    """Device-side delays in seconds (spec §7.3, §7.5 estimates); all zero makes the node instant."""
+    """Device-side delays in seconds (estimates: the ESP-IDF sources leave them to the radio); all zero makes the
+    node instant."""
 
     apply_delay: float = 1.0
     connect_time: float = 3.0
@@ -206,8 +212,9 @@ class StationChange:
     data: dict[str, object] = field(default_factory=dict)
 
 
-class InvalidTransition(Exception):
-    """An input not allowed in the current state; handlers map it to InternalError."""
+class InvalidTransition(EspError, RemoteProtocolError):
+    """An input not allowed in the current state; handlers map it to InternalError. Unlike ``RemoteError`` the
+    device answers it with a status instead of failing the transport."""
 
 
 class WifiStation:
@@ -239,16 +246,11 @@ class WifiStation:
         self._outcome: Outcome | None = None
 
     def _sta(self, event: StaInput) -> None:
-        new = STA_TRANSITIONS.get((self.sta_state, event))
-        if new is None:
-            raise InvalidTransition(f"station: {event.value} in {self.sta_state.name}")
-        self.sta_state = new
+        self.sta_state = step(STA_TRANSITIONS, self.sta_state, event, machine="station", error=InvalidTransition)
 
     def _prov(self, event: ProvInput) -> None:
-        new = PROV_TRANSITIONS.get((self.prov_state, event))
-        if new is None:
-            raise InvalidTransition(f"provisioning: {event.value} in {self.prov_state.value}")
-        self.prov_state = new
+        self.prov_state = step(PROV_TRANSITIONS, self.prov_state, event, machine="provisioning",
+                               error=InvalidTransition)
 
     def set_config(self, creds: Credentials) -> None:
         self.pending = creds

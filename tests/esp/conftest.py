@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
 from emulators.base import Listener
+from emulators.events import Event
 
 
 async def raw_exchange(listener: Listener, payload: bytes, read_timeout: float = 5.0, must_close: bool = True) -> bytes:
@@ -42,3 +44,8 @@ async def control(url: str, method: str, path: str, json: Any = None) -> tuple[i
     async with aiohttp.ClientSession() as http, http.request(method, f"{url}{path}", json=json) as resp:
         body = await resp.json() if resp.content_type == "application/json" else await resp.text()
         return resp.status, body
+
+
+def event(kind: str, **data: object) -> Callable[[Event], bool]:
+    """An event-log predicate: this kind, with these data values (``event("stopped", what="softap")``)."""
+    return lambda e: e.kind == kind and all(e.data.get(k) == v for k, v in data.items())

@@ -1,5 +1,5 @@
 """End to end over BLE: the emulator's bumble GATT peripheral and the fake app's bumble central on one
-in-process virtual link (spec §3, §10)."""
+in-process virtual link (ESP-IDF protocomm_nimble.c; bumble's LocalLink)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ pytest.importorskip("bumble", reason="bumble (the 'ble' extra) is not installed"
 
 from bumble.core import UUID
 
-from emulators.esp.app import ESPConnectStatus, ESPDevice, ESPProvisionManager, ESPProvisionStatus
-from emulators.esp.ble import USER_DESCRIPTION, BleCentralTransport, characteristic_uuid
-from emulators.esp.transport import TransportError
+from emulators.esp.client.app import ESPConnectStatus, ESPDevice, ESPProvisionManager, ESPProvisionStatus
+from emulators.esp.client.ble import BleCentralTransport
+from emulators.esp.client.transport import TransportError
+from emulators.esp.radio import USER_DESCRIPTION, characteristic_uuid
 from emulators.harness import running
 from protocols.esp import client as msgs
 from protocols.esp.client_security import Sec1Client
 
-from .conftest import control
+from .conftest import control, event
 
 pytestmark = pytest.mark.ble
 
@@ -44,7 +45,7 @@ async def test_provisioning_over_ble(tmp_path: Path, security: int) -> None:
         assert await device.provision("provemu-ap", "provemu-pass", events.append) is ESPProvisionStatus.SUCCESS
         await device.disconnect()
         kinds = [(e.kind, e.data.get("transport")) for e in suite.events.since(0, "esp")]
-        assert ("session_new", "ble") in kinds and ("session_closed", "ble") in kinds
+        assert ("session_opened", "ble") in kinds and ("session_closed", "ble") in kinds
         assert ("wifi_connected", None) in kinds
 
 
@@ -56,11 +57,11 @@ async def test_ble_stops_after_provisioning(tmp_path: Path) -> None:
         assert await device.connect() is ESPConnectStatus.CONNECTED
         assert await device.initialize_session()
         assert (await device.provision_wifi("provemu-ap", "provemu-pass")).status is msgs.WifiStatus.CONNECTED
-        await suite.events.wait_for(lambda e: e.kind == "ble_advertising_stopped", 2.0)
+        await suite.events.wait_for(event("stopped", what="ble_advertising"), 2.0)
         await device.disconnect()
         assert await ESPProvisionManager().search_esp_devices("PROV_", "ble", timeout=0.3) == []
         await control_reset(suite.control_url, name)
-        await suite.events.wait_for(lambda e: e.kind == "ble_advertising_started", 2.0)
+        await suite.events.wait_for(event("started", what="ble_advertising"), 2.0)
         assert [d.name for d in await ESPProvisionManager().search_esp_devices("PROV_", "ble", timeout=1.0)] == [name]
 
 
@@ -137,11 +138,11 @@ async def test_bluedroid_value_limit(tmp_path: Path) -> None:
 async def test_advertisement_carries_name_and_service_uuid(tmp_path: Path) -> None:
     from bumble.core import AdvertisingData
 
-    from emulators.esp.ble import SERVICE_UUID, _Radio, link_for
+    from emulators.esp.radio import SERVICE_UUID, Radio, link_for
 
     async with running(["esp"], tmp_path, ble_overrides()) as suite:
         name = suite.emulators["esp"].listeners()[0].name
-        radio = await _Radio.open("observer", link_for())
+        radio = await Radio.open("observer", link_for())
         seen: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
         def on_advertisement(adv: Any) -> None:

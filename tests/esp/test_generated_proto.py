@@ -1,4 +1,4 @@
-"""The committed ``*_pb2`` modules are exactly what ``protocols/esp/proto/generate.py`` produces."""
+"""The committed ``*_pb2`` modules are exactly what ``tools/generate_proto.py`` produces."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from protocols.esp.proto import generate
+from tools import generate_proto as generate
 
 
 def test_generated_modules_are_current(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The esp_http_server request parser and protocomm_httpd's cookie/socket session binding (spec §2.2, §2.3)."""
+"""The esp_http_server request parser and protocomm_httpd's cookie/socket session binding (ESP-IDF httpd_parse.c,
+protocomm_httpd.c)."""
 
 from __future__ import annotations
 

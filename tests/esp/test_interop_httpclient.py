@@ -58,5 +58,5 @@ async def test_esp_prov_style_http_client(tmp_path: Path) -> None:
             listener = suite.emulators["esp"].listeners()[0]
             result = await asyncio.to_thread(esp_prov_flow, listener.host, listener.port, security)
             assert result == ["wifi_scan", "provemu-ap"]
-            sessions = [e for e in suite.events.since(0, "esp") if e.kind == "session_new"]
+            sessions = [e for e in suite.events.since(0, "esp") if e.kind == "session_opened"]
             assert len(sessions) == 1  # one persistent connection, one session

@@ -11,14 +11,14 @@ import pytest
 from cryptography import x509
 
 from emulators.clock import ManualClock
-from emulators.esp.app import ESPConnectStatus, ESPDevice, ESPProvisionStatus, ProgressEvent
-from emulators.esp.cloud import ControlApiCloud
-from emulators.esp.transport import SoftApTransport, TransportError
+from emulators.esp.client.app import ESPConnectStatus, ESPDevice, ESPProvisionStatus, ProgressEvent
+from emulators.esp.client.cloud import ControlApiCloud
+from emulators.esp.client.transport import SoftApTransport, TransportError
 from emulators.harness import running
 from protocols.esp import client as msgs
 from protocols.esp.client_security import Sec1Client, Sec2Client
 
-from .conftest import control, post, raw_exchange
+from .conftest import control, event, post, raw_exchange
 
 INSTANT = {"instant": True}
 
@@ -57,7 +57,7 @@ async def test_provisioning_end_to_end(tmp_path: Path, security: int) -> None:
         assert events[-1].code == "DEVICE_PROVISIONED" and events[-1].status == "succeed"
         assert events[-1].data["ip4_addr"] == "127.0.0.1"
         kinds = [e.kind for e in suite.events.since(0, "esp")]
-        assert kinds.index("session_new") < kinds.index("wifi_attempt") < kinds.index("wifi_connected")
+        assert kinds.index("session_opened") < kinds.index("wifi_attempt") < kinds.index("wifi_connected")
         status, node = await control(suite.control_url, "GET", f"/api/esp/nodes/{listener.name}")
         assert status == 200 and node["provisioned"] and node["stored_ssid"] == "provemu-ap"
 
@@ -145,7 +145,7 @@ async def test_bad_input_is_answered_like_the_device(tmp_path: Path) -> None:
         assert wrong_method.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
         assert wrong_method.endswith(b"Specified method is invalid for this resource")
         assert (await raw_exchange(listener, b"NONSENSE\r\n\r\n")).startswith(b"HTTP/1.1 400 Bad Request")
-        failures = [e for e in suite.events.since(0, "esp") if e.kind in ("transport_failure", "http_error")]
+        failures = [e for e in suite.events.since(0, "esp") if e.kind == "bad_request"]
         assert len(failures) >= 8
         status, _ = await provision(listener.address, 2)
         assert status is ESPProvisionStatus.SUCCESS
@@ -345,7 +345,7 @@ async def test_provisioning_stops_after_connected_is_reported(tmp_path: Path) ->
     async with running(["esp"], tmp_path, {"esp": {**INSTANT, "cleanup_delay": 0.0}}) as suite:
         listener = suite.emulators["esp"].listeners()[0]
         assert (await provision(listener.address, 2))[0] is ESPProvisionStatus.SUCCESS
-        await suite.events.wait_for(lambda e: e.kind == "softap_stopped", 2.0)
+        await suite.events.wait_for(event("stopped", what="softap"), 2.0)
         with pytest.raises(ConnectionRefusedError):
             await raw_exchange(listener, post("proto-ver", b"ESP"))
 
@@ -356,9 +356,9 @@ async def test_auto_factory_reset_brings_the_node_back(tmp_path: Path) -> None:
     async with running(["esp"], tmp_path, overrides, clock=clock) as suite:
         listener = suite.emulators["esp"].listeners()[0]
         assert (await provision(listener.address, 2))[0] is ESPProvisionStatus.SUCCESS
-        await suite.events.wait_for(lambda e: e.kind == "softap_stopped", 2.0)
+        await suite.events.wait_for(event("stopped", what="softap"), 2.0)
         clock.advance(10.0)
-        await suite.events.wait_for(lambda e: e.kind == "softap_started", 2.0)
+        await suite.events.wait_for(event("started", what="softap"), 2.0)
         assert (await provision(listener.address, 2))[0] is ESPProvisionStatus.SUCCESS
 
 
@@ -370,9 +370,9 @@ async def test_too_many_wrong_pops_stop_provisioning(tmp_path: Path) -> None:
             await device.connect()
             assert not await device.initialize_session()
             await device.disconnect()
-        stopped = await suite.events.wait_for(lambda e: e.kind == "provisioning_stopped", 2.0)
+        stopped = await suite.events.wait_for(event("stopped", what="provisioning"), 2.0)
         assert stopped.data["reason"] == "too many credential mismatches"
-        await suite.events.wait_for(lambda e: e.kind == "softap_stopped", 2.0)
+        await suite.events.wait_for(event("stopped", what="softap"), 2.0)
 
 
 async def test_access_points_from_control_api(tmp_path: Path) -> None:
@@ -409,7 +409,7 @@ async def test_request_faults(tmp_path: Path) -> None:
         with pytest.raises(TransportError):  # the phone lost the SoftAP on the channel switch
             await device.send_data("prov-config", msgs.get_status())
         await device.disconnect()
-        await suite.events.wait_for(lambda e: e.kind == "softap_dropped", 1.0)
+        await suite.events.wait_for(event("fault_applied", action="softap_drop_after_apply"), 1.0)
 
 
 async def test_openapi_lists_esp_routes(tmp_path: Path) -> None:

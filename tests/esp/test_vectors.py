@@ -1,4 +1,6 @@
-"""Every test vector and byte example of specs/esp-provisioning.md as a unit test."""
+"""Published vectors and byte examples of ESP provisioning as unit tests: proto-ver text, the Security 0/1/2
+handshakes (known answers replayed with fixed randomness), GetStatus and scan plaintexts, user mapping, the HTTP
+error bodies and the BLE UUIDs (ESP-IDF protocomm, wifi_provisioning, esp_http_server; esp-rainmaker)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from protocols.esp.wifi import AccessPoint, FailReason, StaState, WifiEnvironmen
 
 H = bytes.fromhex
 
-SPEC_STATION_IP = "192.168.1.50"  # spec vector (§7.2 GetStatus bytes): encoded, never contacted
+SPEC_STATION_IP = "192.168.1.50"  # GetStatus vector: encoded, never contacted
 
 
 def fixed(*chunks: bytes) -> Callable[[int], bytes]:
@@ -35,7 +37,7 @@ def fixed(*chunks: bytes) -> Callable[[int], bytes]:
     return rng
 
 
-# §1.2 -------------------------------------------------------------------------------------------------------
+# proto-ver (wifi_prov_get_info_json) --------------------------------------------------------------------------
 def test_proto_ver_wp_sec1_pending_claim() -> None:
     expected = (b'{\n\t"rmaker":\t{\n\t\t"ver":\t"1.0",\n\t\t"cap":\t["claim"]\n\t},\n\t"prov":\t{\n\t\t"ver":\t'
                 b'"v1.1",\n\t\t"sec_ver":\t1,\n\t\t"sec_patch_ver":\t0,\n\t\t"cap":\t["wifi_scan"]\n\t}\n}')
@@ -58,13 +60,13 @@ def test_proto_ver_caps_order(security: int, pop_set: bool, first_cap: str) -> N
     assert not ({"no_sec", "no_pop"} <= set(caps))
 
 
-# §5.1 -------------------------------------------------------------------------------------------------------
+# Security 0 ---------------------------------------------------------------------------------------------------
 def test_sec0_bytes() -> None:
     assert Sec0Client().start() == H("5203a20100")
     assert Sec0Session().handle_session(H("5203a20100")) == H("520508 01aa0100".replace(" ", ""))
 
 
-# §5.3 / §5.4 ------------------------------------------------------------------------------------------------
+# Security 1 ------------------------------------------------------------------------------------------------
 CLIENT_PRIV = H("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
 CLIENT_PUB = H("8f40c5adb68f25624ae5b214ea767a6ec94d829d3d7b5e1ad1ba6f3e2138285f")
 DEVICE_PRIV = H("202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f")
@@ -105,7 +107,7 @@ def test_sec1_intermediate_values() -> None:
     assert sec1_key(shared, b"abcd1234") == H("7fad4d07104c7962f279ce65ba5bd4245b0fd8b8ba5e06f5b0b61b87463341fa")
 
 
-# §6 ---------------------------------------------------------------------------------------------------------
+# Security 2 ---------------------------------------------------------------------------------------------------
 SALT = H("036ee0c7bcb9eda84c9eac97d93decf4")
 A_PRIV = H("c04142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f")
 B_PRIV = H("606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f")
@@ -188,7 +190,7 @@ def test_sec2_patch0_static_nonce() -> None:
     assert patch1.encrypt(SETCONFIG) != first
 
 
-# §7.2 GetStatus plaintexts ----------------------------------------------------------------------------------
+# GetStatus plaintexts ----------------------------------------------------------------------------------
 def _status_bytes(station: WifiStation) -> bytes:
     wifi = WifiProvisioning(station, WifiEnvironment(), lambda s, p: WifiEnvironment().attempt(s, p))
     return wifi.handle_config(msgs.get_status(), 0.0).data
@@ -219,7 +221,7 @@ def test_get_status_attempt_failed() -> None:
     assert _status_bytes(station) == H("08015a06100162020802")
 
 
-# §7.4 scan messages -----------------------------------------------------------------------------------------
+# scan messages -----------------------------------------------------------------------------------------
 def test_scan_requests() -> None:
     assert msgs.scan_start(True, 5, 120) == H("5206080118052078")
     assert msgs.scan_start(True, 0, 120) == H("520408012078")
@@ -241,7 +243,7 @@ def test_set_config_plaintext_and_reply() -> None:
     assert wifi.handle_config(SETCONFIG, 0.0).data == RESP_SETCONFIG
 
 
-# §8.4 user mapping --------------------------------------------------------------------------------------------
+# user mapping (cloud_user_assoc) ------------------------------------------------------------------------------
 def test_user_mapping_bytes() -> None:
     assert msgs.user_mapping("user-123", "secret-uuid") == H("52170a08") + b"user-123" + H("120b") + b"secret-uuid"
     service = RainMakerService("A" * 22, sign=lambda c: b"sig")
@@ -255,7 +257,7 @@ def test_custom_data_reply() -> None:
     assert custom_data_handler(b"foo", 0.0).data == b"SUCCESS\x00"
 
 
-# §2.2 / §1.3 HTTP bytes ---------------------------------------------------------------------------------------
+# esp_http_server bytes ---------------------------------------------------------------------------------------
 def test_http_success_layout() -> None:
     assert httpd.response(200, b"abc", 42) == (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 3\r\n"
                                                b"Set-Cookie: session=42\r\n\r\nabc")
@@ -268,10 +270,10 @@ def test_http_error_bodies() -> None:
     assert httpd.error_response(405).endswith(b"\r\n\r\nSpecified method is invalid for this resource")
 
 
-# §3.1 BLE UUIDs -----------------------------------------------------------------------------------------------
+# BLE UUIDs (protocomm_nimble.c) -------------------------------------------------------------------------------
 def test_ble_characteristic_uuids() -> None:
     pytest.importorskip("bumble", reason="bumble (the ble extra) is not installed")
-    from emulators.esp.ble import SERVICE_UUID, characteristic_uuid
+    from emulators.esp.radio import SERVICE_UUID, characteristic_uuid
 
     assert characteristic_uuid(SERVICE_UUID, 0xFF51) == "021aff51-0382-4aea-bff4-6b3f1c5adfb4"
     assert characteristic_uuid(SERVICE_UUID, 0xFF4F).startswith("021aff4f-")

@@ -1,4 +1,5 @@
-"""The simulated Wi-Fi environment and the station/provisioning state machines (spec §7), time passed in."""
+"""The simulated Wi-Fi environment and the station/provisioning state machines (ESP-IDF
+wifi_provisioning manager.c), time passed in."""
 
 from __future__ import annotations
 

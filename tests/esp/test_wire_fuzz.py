@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulators.esp.app import ESPConnectStatus, ESPDevice, ESPProvisionStatus
+from emulators.esp.client.app import ESPConnectStatus, ESPDevice, ESPProvisionStatus
 from emulators.harness import running
 
 from .conftest import raw_exchange

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulators.esp.app import ESPConnectStatus, ESPDevice
+from emulators.esp.client.app import ESPConnectStatus, ESPDevice
 from protocols.esp.client import WifiStatus
 
 POP = "s3cret-pop"

@@ -1,5 +1,6 @@
 """The fake provisioning app: an importable async API shaped like the RainMaker base SDK's
-``ESPProvisionManager``/``ESPDevice`` (spec §8.1-§8.3) over the SoftAP or BLE transports.
+``ESPProvisionManager``/``ESPDevice`` (``@espressif/rainmaker-base-sdk``,
+``ESPDevice.ts``) over the SoftAP or BLE transports.
 
 Progress goes to one ``on_progress`` callback as ``ProgressEvent``s named as the SDK names them; failures
 arrive through the same callback (status ``failed``) and as an ``ESPProvisionStatus.failure`` result.
@@ -9,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulators.esp.cloud import RainMakerCloud
-from emulators.esp.transport import SoftApTransport, Transport, TransportError
+from emulators.esp.client.cloud import RainMakerCloud
+from emulators.esp.client.transport import SoftApTransport, Transport, TransportError
 from protocols.esp import client as msgs
 from protocols.esp.client_security import ClientSession, client_for
 from protocols.esp.errors import EspError
 from protocols.esp.protover import DeviceVersionInfo, parse_version_info
+from protocols.esp.security import Rng
 
 PROGRESS_DESCRIPTIONS = {
     "START_ASSOCIATION": "Starting user device association...",
@@ -102,6 +105,7 @@ class ESPDevice:
         ble_link: Any = None,
         poll_interval: float = 2.0,
         max_polls: int = 60,
+        rng: Rng = os.urandom,
     ) -> None:
         self.name = name
         self.transport_kind = ESPTransport(transport)
@@ -112,6 +116,7 @@ class ESPDevice:
         self.ble_link = ble_link
         self.poll_interval = poll_interval
         self.max_polls = max_polls
+        self.rng = rng
         self.transport: Transport | None = None
         self.version_info: DeviceVersionInfo | None = None
         self.session: ClientSession | None = None
@@ -121,9 +126,9 @@ class ESPDevice:
             if self.transport_kind is ESPTransport.SOFTAP:
                 self.transport = SoftApTransport.from_address(self.address)
             else:
-                from emulators.esp.ble import BleCentralTransport
+                from emulators.esp.client.ble import BleCentralTransport
 
-                self.transport = await BleCentralTransport.connect(self.name, link=self.ble_link)
+                self.transport = await BleCentralTransport.connect(self.name, link=self.ble_link, rng=self.rng)
             self.version_info = parse_version_info(await self.transport.send("proto-ver", b"ESP"))
         except (TransportError, EspError, OSError, TimeoutError):
             await self.disconnect()
@@ -148,7 +153,7 @@ class ESPDevice:
         """Run the security handshake; False when the device refuses (wrong PoP/password closes the link)."""
         transport = self._require()
         patch = self.version_info.sec_patch_ver if self.version_info else 0
-        session = client_for(int(self.security), self.pop, self.username, patch)
+        session = client_for(int(self.security), self.pop, self.username, patch, self.rng)
         try:
             request: bytes | None = session.start()
             while request is not None:
@@ -249,7 +254,7 @@ class ESPDevice:
         if self.version_info is None or "ch_resp" not in self.version_info.app_caps("rmaker_extra"):
             raise ProvisioningFailed("CHALLENGE_RESPONSE_NOT_SUPPORTED", "no rmaker_extra ch_resp capability")
         progress("INITIATING_NODE_ASSOCIATION")
-        challenge, request_id = await cloud.initiate_mapping() if cloud else (uuid.uuid4().hex, "")
+        challenge, request_id = await cloud.initiate_mapping() if cloud else (self._uuid4().hex, "")
         progress("SENDING_CHALLENGE_TO_DEVICE")
         status, signature, node_id = msgs.read_challenge_response(
             await self.send_data("ch_resp", msgs.challenge(challenge))
@@ -267,7 +272,7 @@ class ESPDevice:
 
     async def _user_assoc(self, progress: Callable[..., None], cloud: RainMakerCloud | None) -> tuple[str, str]:
         progress("START_ASSOCIATION")
-        secret = str(uuid.uuid4())
+        secret = str(self._uuid4())
         request = msgs.user_mapping(cloud.user_id if cloud else "provemu-user", secret)
         progress("ASSOCIATION_CONFIG_CREATED")
         progress("SENDING_ASSOCIATION_CONFIG")
@@ -296,6 +301,9 @@ class ESPDevice:
             await asyncio.sleep(self.poll_interval)
         progress("USER_NODE_MAPPING_FAILED", "failed", nodeId=node_id)
 
+    def _uuid4(self) -> uuid.UUID:
+        return uuid.UUID(bytes=self.rng(16), version=4)
+
     async def disconnect(self) -> None:
         if self.transport is not None:
             await self.transport.close()
@@ -306,9 +314,10 @@ class ESPDevice:
 class ESPProvisionManager:
     """Discovery and device creation (the SDK's ``ESPProvisionAdapterInterface`` entry points)."""
 
-    def __init__(self, ble_link: Any = None, poll_interval: float = 2.0) -> None:
+    def __init__(self, ble_link: Any = None, poll_interval: float = 2.0, rng: Rng = os.urandom) -> None:
         self.ble_link = ble_link
         self.poll_interval = poll_interval
+        self.rng = rng
 
     async def search_esp_devices(
         self,
@@ -319,9 +328,9 @@ class ESPProvisionManager:
     ) -> list[DiscoveredDevice]:
         """BLE: scan for advertisements whose name starts with the prefix. SoftAP: probe each address."""
         if ESPTransport(transport) is ESPTransport.BLE:
-            from emulators.esp.ble import scan_for_devices
+            from emulators.esp.client.ble import scan_for_devices
 
-            names = await scan_for_devices(device_prefix, timeout, link=self.ble_link)
+            names = await scan_for_devices(device_prefix, timeout, link=self.ble_link, rng=self.rng)
             return [DiscoveredDevice(name, ESPTransport.BLE, name) for name in names]
         found: list[DiscoveredDevice] = []
         for address in addresses:
@@ -353,4 +362,5 @@ class ESPProvisionManager:
             address,
             self.ble_link,
             self.poll_interval,
+            rng=self.rng,
         )

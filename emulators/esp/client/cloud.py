@@ -4,7 +4,7 @@ challenge signature against the node's public key and confirms a legacy mapping 
 
 from __future__ import annotations
 
-import secrets
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -13,6 +13,8 @@ import aiohttp
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from protocols.esp.security import Rng
 
 
 class RainMakerCloud(Protocol):
@@ -39,9 +41,10 @@ class _Pending:
 class ControlApiCloud:
     """``RainMakerCloud`` backed by ``/api/esp`` of a running emulator."""
 
-    def __init__(self, control_url: str, user_id: str = "provemu-user") -> None:
+    def __init__(self, control_url: str, user_id: str = "provemu-user", rng: Rng = os.urandom) -> None:
         self.control_url = control_url.rstrip("/")
         self.user_id = user_id
+        self.rng = rng
         self._pending: dict[str, _Pending] = {}
 
     async def _node(self, node_id: str) -> dict[str, Any] | None:
@@ -54,7 +57,7 @@ class ControlApiCloud:
         return nodes[0] if nodes else None
 
     async def initiate_mapping(self) -> tuple[str, str]:
-        request_id, challenge = str(uuid.uuid4()), secrets.token_hex(16)
+        request_id, challenge = self._request_id(), self.rng(16).hex()
         self._pending[request_id] = _Pending(challenge=challenge)
         return challenge, request_id
 
@@ -76,9 +79,12 @@ class ControlApiCloud:
         return True
 
     async def add_mapping(self, node_id: str, secret_key: str, group_id: str | None) -> str:
-        request_id = str(uuid.uuid4())
+        request_id = self._request_id()
         self._pending[request_id] = _Pending(node_id=node_id, secret_key=secret_key)
         return request_id
+
+    def _request_id(self) -> str:
+        return str(uuid.UUID(bytes=self.rng(16), version=4))
 
     async def mapping_status(self, request_id: str) -> str:
         pending = self._pending.get(request_id)

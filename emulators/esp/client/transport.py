@@ -1,5 +1,5 @@
 """App-side transports: how the fake app reaches a node's endpoints. ``SoftApTransport`` is esp_prov's
-persistent HTTP/1.1 connection with the session cookie echoed back; a BLE transport lives in ``ble.py``.
+persistent HTTP/1.1 connection with the session cookie echoed back; a BLE transport lives in ``ble.py`` next to it.
 A device-side failure (socket closed without reply, ATT error) surfaces as ``TransportError``."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Regenerates the committed ``*_pb2.py``/``*_pb2.pyi`` modules from the ``.proto`` sources next to this file.
+"""Regenerates the committed ``*_pb2.py``/``*_pb2.pyi`` modules of ``protocols/esp/proto/`` from the ``.proto``
+sources there.
 
-Run ``python -m protocols.esp.proto.generate`` from the repository root (needs grpcio-tools). The proto files
+Run ``python -m tools.generate_proto`` from the repository root (needs grpcio-tools). The proto files
 import each other by their repository path, so the generated modules import each other as
 ``protocols.esp.proto.<name>_pb2`` and need no ``sys.path`` tricks.
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-PROTO_DIR = Path(__file__).resolve().parent
-REPO_ROOT = PROTO_DIR.parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PROTO_DIR = REPO_ROOT / "protocols" / "esp" / "proto"
 STUB_HEADER = '# mypy: disable-error-code="type-arg"\n'
 
 

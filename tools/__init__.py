@@ -1,0 +1,1 @@
+"""Build-time scripts of the repository (code generation); nothing at runtime imports them."""
