@@ -23,7 +23,8 @@ run: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy protocols emulators certs
+	$(VENV)/bin/mypy protocols emulators certs tools
+	$(VENV)/bin/lint-imports
 
 unit: venv
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
@@ -37,7 +38,7 @@ fuzz: venv
 	$(PY) -m pytest -q tests -k "garbage or fuzz" -p no:cacheprovider
 
 proto: venv
-	$(PY) -m protocols.esp.proto.generate
+	$(PY) -m tools.generate_proto
 
 image: venv
 	container/build-image.sh
