@@ -1,4 +1,10 @@
-"""Fleet provisioning payloads (spec §3) and the rejection catalogue (spec §6, §16 question 3).
+"""Fleet provisioning payloads and the rejection catalogue.
+
+Payload shapes: AWS IoT developer guide, Device provisioning MQTT API (fleet-provision-api). Status codes
+come from the set of the v4 beta Embedded C SDK's server status enum `AwsIotProvisioningServerStatusCode_t`
+(aws-iot-device-sdk-embedded-C, branch v4_beta_deprecated, `aws_iot_provisioning_types.h`). AWS does not
+document most `errorCode`/`errorMessage` strings; each default below names its basis, and all are
+configurable.
 
 Owns the JSON/CBOR codec for request, accepted and rejected payloads and the table that maps every
 rejection case to its `{statusCode, errorCode, errorMessage}`. No I/O, no state.
@@ -310,9 +316,16 @@ class CatalogEntry:
 
 
 _REPORTED = "reported from AWS (aws-iot-device-sdk-js-v2 issue 69)"
-_TOKEN = "spec §16 q2: 400 InvalidCertificateOwnershipToken; message is the emulator's"
-_DERIVED = "status from spec §6; errorCode = control-plane exception name minus 'Exception' (spec §16 q3)"
-_HOOK = "docs: the request fails with ACCESS_DENIED (pre-provisioning-hook.md); status 403 assumed"
+_TOKEN = (
+    "AWS does not document this case; provemu answers 400 InvalidCertificateOwnershipToken like the reported"
+    " empty-token error; message is the emulator's"
+)
+_DERIVED = (
+    "status from the v4 beta C SDK status enum (AwsIotProvisioningServerStatusCode_t); errorCode ="
+    " control-plane exception name (AWS IoT API reference) minus 'Exception', a pattern provemu infers from"
+    " InvalidCertificateOwnershipToken; AWS does not document it"
+)
+_HOOK = "AWS IoT developer guide, Pre-provisioning hooks: the request fails with ACCESS_DENIED; status 403 assumed"
 
 DEFAULT_CATALOG: Mapping[RejectionCase, CatalogEntry] = {
     RejectionCase.EMPTY_OWNERSHIP_TOKEN: CatalogEntry(
@@ -357,7 +370,8 @@ DEFAULT_CATALOG: Mapping[RejectionCase, CatalogEntry] = {
         400,
         "ResourceConflicts",
         "Resource already exists and its OverrideSettings is FAIL. {detail}",
-        "docs: ResourceConflictsException (provision-template.md); status 400 from the v4 status set",
+        "AWS IoT developer guide, Provisioning templates, Override settings: ResourceConflictsException; status 400"
+        " from the v4 beta C SDK status enum",
     ),
     RejectionCase.TEMPLATE_EVALUATION_ERROR: CatalogEntry(
         400,

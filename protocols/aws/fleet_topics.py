@@ -1,4 +1,5 @@
-"""Fleet provisioning topic names: classify and build the reserved `$aws/...` topics (spec §2).
+"""Fleet provisioning topic names: classify and build the reserved `$aws/...` topics
+(AWS IoT developer guide, Device provisioning MQTT API (fleet-provision-api)).
 
 Owns the topic grammar only; payloads live in `fleet_messages`. Classification mirrors the C library's
 `FleetProvisioning_MatchTopic`: a topic either names exactly one (operation, format, template, kind) or is
@@ -51,7 +52,11 @@ def is_valid_template_name(name: str) -> bool:
 
 
 def is_reserved(topic: str) -> bool:
-    """True for AWS reserved topics (`$aws/...`), on which RETAIN is refused (spec §4.4)."""
+    """True for AWS reserved topics (`$aws/...`), on which RETAIN is refused.
+
+    AWS IoT developer guide, MQTT, Using MQTT retained messages: "You can't publish to a reserved topic
+    with the RETAIN flag set".
+    """
     return topic.startswith(RESERVED_PREFIX)
 
 

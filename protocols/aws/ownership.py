@@ -1,8 +1,10 @@
 """Certificate ownership tokens: which RegisterThing calls may redeem which token.
 
-Rules (spec §5.1, §16 q2): a token is valid for its TTL from creation; by default it is consumed by a
-successful RegisterThing and stays valid after a rejected one; optionally it is bound to the claim
-certificate that created it. Time is passed in.
+Rules: a token is valid for its TTL from creation (AWS IoT developer guide, Provisioning devices that don't
+have device certificates using fleet provisioning (provision-wo-cert): the token "expires after one hour").
+AWS does not document whether a token is single-use or tied to the claim that created it; provemu answers:
+by default it is consumed by a successful RegisterThing and stays valid after a rejected one; optionally it
+is bound to the claim certificate that created it. Time is passed in.
 """
 
 from __future__ import annotations

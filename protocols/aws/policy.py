@@ -232,7 +232,12 @@ class Policy:
 
     @property
     def default_name(self) -> str:
-        """Name AWS gives a template policy without PolicyName: a 40-hex hash of the document (spec §8.3)."""
+        """Name AWS gives a template policy without PolicyName: a 40-hex hash of the document.
+
+        AWS IoT developer guide, Provisioning templates, Policy resources: PolicyName "Defaults to a hash of
+        the policy document"; Single thing provisioning shows a 40-hex name. AWS does not name the hash;
+        provemu uses upper-case SHA-1 of the canonical JSON.
+        """
         return hashlib.sha1(self.canonical_json.encode("utf-8")).hexdigest().upper()
 
     def document(self) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Intrinsic functions of provisioning templates: checks at template creation, evaluation at RegisterThing.
 
-Owns `Ref`, `Fn::Join`, `Fn::Select`, `Fn::Split`, `Fn::FindInMap`, `Fn::Sub` (spec §8.5) and, only in
-lenient (CloudFormation-superset) mode, `Fn::If`, `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`,
-`Fn::Base64`, `Fn::GetAtt`, named `Conditions` and the `AWS::*` pseudo-parameters (`AWS::NoValue`
-removes the enclosing property or list item). No I/O.
+Owns `Ref`, `Fn::Join`, `Fn::Select`, `Fn::Split`, `Fn::FindInMap`, `Fn::Sub` (AWS IoT developer guide,
+Provisioning templates, Intrinsic functions) and, only in lenient (CloudFormation-superset) mode, `Fn::If`,
+`Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`, `Fn::Base64`, `Fn::GetAtt`, named `Conditions` and the
+`AWS::*` pseudo-parameters (`AWS::NoValue` removes the enclosing property or list item). No I/O.
 
 Invariants:
 - An intrinsic is a JSON object with exactly one key that is `Ref` or starts with `Fn::`.

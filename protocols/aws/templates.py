@@ -1,8 +1,8 @@
 """Fleet provisioning templates: parse and validate a body, evaluate it into a plan, plan thing updates.
 
-Owns the template document model (spec §8): sections `Parameters`, `Mappings`, `Resources`,
-`DeviceConfiguration` (plus `Conditions` in lenient mode), the three resource types and their
-`OverrideSettings`, and the pure decisions RegisterThing needs (`ProvisioningPlan`, `plan_thing_change`,
+Owns the template document model (AWS IoT developer guide, Provisioning templates): sections `Parameters`,
+`Mappings`, `Resources`, `DeviceConfiguration` (plus `Conditions` in lenient mode), the three resource
+types and their `OverrideSettings`, and the pure decisions RegisterThing needs (`ProvisioningPlan`, `plan_thing_change`,
 `plan_certificate_status`). The registry applies the results; nothing here reads or writes state.
 
 Invariants:

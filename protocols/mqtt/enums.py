@@ -44,7 +44,7 @@ class ConnackReturnCode(enum.IntEnum):
 
 
 class ReasonCode(enum.IntEnum):
-    """MQTT 5 reason codes. 0x00-0x02 have several spec names; the aliases below keep all of them."""
+    """MQTT 5 reason codes. 0x00-0x02 have several names in MQTT 5 §2.4; the aliases below keep all of them."""
 
     SUCCESS = 0x00
     NORMAL_DISCONNECTION = 0x00

@@ -77,7 +77,7 @@ class WireType(enum.Enum):
 
 @dataclass(frozen=True)
 class Properties:
-    """The properties of one packet or Will; field names are the spec names in snake case.
+    """The properties of one packet or Will; field names are the MQTT 5 specification's names in snake case.
 
     Deliberately without __slots__: absent properties then read their class-level default, so
     the decoder can build an instance from just the properties present (see `_from_decoded`).

@@ -1,4 +1,7 @@
-"""Fleet provisioning payload codec and rejection catalogue (spec §3, §6, §16)."""
+"""Fleet provisioning payload codec and rejection catalogue.
+
+Payloads: AWS IoT developer guide, Device provisioning MQTT API (fleet-provision-api).
+"""
 
 import contextlib
 import json
@@ -321,7 +324,7 @@ def test_catalog_covers_every_case():
     catalog = ErrorCatalog()
     for case in RejectionCase:
         response = catalog.rejection(case)
-        assert response.status_code in {400, 403, 404, 429, 500}  # the v4 enum's status set (spec §6)
+        assert response.status_code in {400, 403, 404, 429, 500}  # the v4 beta C SDK's status enum
         assert response.error_code and response.error_message
         assert "{" not in response.error_message
 
@@ -345,7 +348,7 @@ def test_catalog_covers_every_case():
         (RejectionCase.INTERNAL_ERROR, 500, "InternalFailure"),
     ],
 )
-def test_catalog_defaults_follow_spec(case, status, code):
+def test_catalog_default_status_and_error_code(case, status, code):
     response = ErrorCatalog().rejection(case)
     assert (response.status_code, response.error_code) == (status, code)
 

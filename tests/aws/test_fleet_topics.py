@@ -1,4 +1,7 @@
-"""Fleet provisioning topic classification and construction (spec §2)."""
+"""Fleet provisioning topic classification and construction.
+
+Topics: AWS IoT developer guide, Device provisioning MQTT API (fleet-provision-api).
+"""
 
 import pytest
 from hypothesis import given
@@ -25,8 +28,8 @@ KEYS, CSR, REGISTER = (
 )
 JSON, CBOR = PayloadFormat.JSON, PayloadFormat.CBOR
 
-# Spec §2.1 table, verbatim.
-SPEC_TOPICS = [
+# The topic names of the AWS IoT developer guide, Device provisioning MQTT API (fleet-provision-api), verbatim.
+DOCUMENTED_TOPICS = [
     (KEYS, None, "$aws/certificates/create/{fmt}"),
     (CSR, None, "$aws/certificates/create-from-csr/{fmt}"),
     (REGISTER, "MyTemplate", "$aws/provisioning-templates/MyTemplate/provision/{fmt}"),
@@ -34,8 +37,8 @@ SPEC_TOPICS = [
 
 
 @pytest.mark.parametrize("fmt", [JSON, CBOR])
-@pytest.mark.parametrize(("operation", "template", "pattern"), SPEC_TOPICS)
-def test_spec_topic_table(operation, template, pattern, fmt):
+@pytest.mark.parametrize(("operation", "template", "pattern"), DOCUMENTED_TOPICS)
+def test_documented_topic_table(operation, template, pattern, fmt):
     base = pattern.format(fmt=fmt.value)
     assert request_topic(operation, fmt, template) == base
     assert accepted_topic(operation, fmt, template) == base + "/accepted"

@@ -1,4 +1,5 @@
-"""AWS IoT policy parsing and evaluation (spec §2.4 claim policies, IAM semantics)."""
+"""AWS IoT policy parsing and evaluation: claim policies as in AWS IoT developer guide, Provisioning devices that
+don't have device certificates using fleet provisioning (provision-wo-cert), with IAM policy semantics."""
 
 import datetime
 import json

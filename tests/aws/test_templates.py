@@ -1,4 +1,5 @@
-"""Provisioning template parsing, evaluation and OverrideSettings planning (spec §8)."""
+"""Provisioning template parsing, evaluation and OverrideSettings planning
+(AWS IoT developer guide, Provisioning templates)."""
 
 import contextlib
 import copy
