@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -57,6 +58,7 @@ class EmulatorContext:
     pki: DevPKI
     clock: Clock
     log: logging.Logger
+    rng: random.Random = field(default_factory=random.SystemRandom)
 
 
 class Emulator(abc.ABC):

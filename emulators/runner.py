@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ class ServeConfig:
                                     metadata={"help": "extra DNS names/IPs for the TLS server certificate"})
     drain_timeout: float = field(default=10.0, metadata={
         "help": "seconds a shutdown (SIGTERM) waits for emulators to close their connections"})
+    seed: int | None = field(default=None, metadata={
+        "help": "seed of every emulator's randomness (ids, tokens, session keys, cookies) for runs that replay "
+                "byte for byte; never for real secrets (unset: the operating system's randomness)"})
 
 
 class StartupError(RuntimeError):
@@ -75,7 +79,7 @@ class Suite:
                 cls = registry.emulator_class(name)
                 ctx = EmulatorContext(state_dir=state_dir, host=self.serve.host, events=self.events,
                                       db=self.db, pki=self.pki, clock=self.clock,
-                                      log=logging.getLogger(f"provemu.{name}"))
+                                      log=logging.getLogger(f"provemu.{name}"), rng=emulator_rng(self.serve.seed, name))
                 emulator = cls(config, ctx)
                 self.emulators[name] = emulator
                 await _bind(name, emulator.start())
@@ -153,3 +157,9 @@ def _bound_port(site: web.TCPSite, configured: int) -> int:
 
 def default_configs(names: Sequence[str]) -> dict[str, Any]:
     return {name: registry.emulator_class(name).config_class() for name in names}
+
+
+def emulator_rng(seed: int | None, name: str) -> random.Random:
+    """An emulator's randomness: a stream of its own under a suite seed (so adding an emulator does not shift
+    another's), else the operating system's."""
+    return random.Random(f"{seed}/{name}") if seed is not None else random.SystemRandom()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import ssl
 from typing import Any
 
@@ -46,7 +45,7 @@ class AwsEmulator(Emulator):
         self.faults = FaultPlan(FAULT_ACTIONS)
         self.keys = KeyPool(config.key_type, config.key_pool_size)
         self.provisioning = FleetProvisioningService(config, self.registry, ctx.pki, self.keys, ctx.clock,
-                                                     self.faults, self.emit, secrets.token_bytes)
+                                                     self.faults, self.emit, ctx.rng.randbytes)
         self.gateway = Gateway(config, self.registry, ctx.clock, self.faults, self.provisioning, self.emit)
         self._servers: list[tuple[str, asyncio.Server]] = []
         self.claim_paths: tuple[str, str] | None = None

@@ -117,13 +117,6 @@ class EspConfig:
         default_factory=lambda: [dict(a) for a in DEFAULT_ACCESS_POINTS],
         metadata={"help": "simulated access points ([[esp.access_points]])"},
     )
-    seed: int | None = field(
-        default=None,
-        metadata={
-            "help": "seed of the nodes' randomness (session keys, SRP, cookies, node keys) for runs that replay "
-            "byte for byte; never for real secrets (empty: the system's randomness)"
-        },
-    )
     nodes: list[dict[str, Any]] = field(
         default_factory=list,
         metadata={"help": "explicit fleet ([[esp.nodes]]): per-node overrides of the settings above plus host, mac"},

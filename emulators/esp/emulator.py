@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import random
 from typing import Any
 
 from certs.pki import issue_client_cert
@@ -29,8 +27,8 @@ class EspEmulator(Emulator):
     def __init__(self, config: EspConfig, ctx: EmulatorContext) -> None:
         super().__init__(config, ctx)
         self.faults = FaultPlan(FAULT_ACTIONS)
-        # one stream for every node, so a seed fixes all of them; unseeded, the system's randomness
-        self.rng: Rng = random.Random(config.seed).randbytes if config.seed is not None else os.urandom
+        # one stream for every node, so the suite's seed fixes all of them
+        self.rng: Rng = ctx.rng.randbytes
         self.store = EspStore(ctx.db, ctx.clock)
         self.env = WifiEnvironment([parse_access_point(a, "esp access_points") for a in config.access_points])
         self.nodes: dict[str, EmulatedNode] = {}

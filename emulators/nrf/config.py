@@ -35,9 +35,6 @@ class NrfConfig:
     max_responses: int = field(default=20, metadata={"help": "most responses accepted in one POST"})
     dtls_suspend: str = field(default="4.04", metadata={
         "help": "answer to POST /.dtls/suspend: 4.04 (device re-authenticates) or 2.04 (keep the session)"})
-    seed: int | None = field(default=None, metadata={
-        "help": "seed of the randomness behind ids (command, rule, correlation prefix) and the DTLS cookie "
-                "secret; unset: the operating system's"})
     status_completed: str = field(default="COMPLETED", metadata={
         "help": "final command status (unconfirmed name)"})
     status_failed: str = field(default="FAILED", metadata={

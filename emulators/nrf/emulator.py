@@ -1,11 +1,11 @@
 """The nRF Cloud provisioning service emulator: wires the service core, its HTTPS/HTTP/CoAP/DTLS drivers, the
 management API, and the control routes (faults, devices, queues, emulated network time). The emulator's clock
-and randomness (`NrfConfig.seed`) are the only ones the service, the registry and the drivers use."""
+and randomness (`ctx.rng`, seeded by the suite's `--seed`) are the only ones the service, the registry and the
+drivers use."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 import ssl
 from typing import ClassVar
 
@@ -36,7 +36,7 @@ class NrfEmulator(Emulator):
     def __init__(self, config: NrfConfig, ctx: EmulatorContext) -> None:
         super().__init__(config, ctx)
         self.config: NrfConfig = config
-        self.rng = random.Random(config.seed) if config.seed is not None else random.SystemRandom()
+        self.rng = ctx.rng
         self.faults = FaultPlan(FAULT_ACTIONS)
         self.store = NrfStore(ctx.db, self.rng)
         self.service: ProvisioningService[Fault] = ProvisioningService(config, self.store, self.faults, self.emit)

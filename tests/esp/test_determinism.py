@@ -32,8 +32,8 @@ class RecordingTransport:
 
 async def provision_once(state_dir: Path, seed: int) -> dict[str, Any]:
     clock = ManualClock()
-    overrides = {"esp": {"instant": True, "rainmaker": "ch_resp", "seed": seed}}
-    async with running(["esp"], state_dir, overrides, clock=clock, control=False) as suite:
+    overrides = {"esp": {"instant": True, "rainmaker": "ch_resp"}}
+    async with running(["esp"], state_dir, overrides, clock=clock, control=False, seed=seed) as suite:
         emu = suite.emulators["esp"]
         listener = emu.listeners()[0]
         device = ESPDevice(listener.name, "softap", 2, "abcd1234", address=listener.address,  # type: ignore[arg-type]
