@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from typing import Any
 
 from aiohttp import web
@@ -31,7 +32,14 @@ class SimpleLinkEmulator(Emulator):
         self.faults = FaultPlan(FAULT_ACTIONS)
         self.store = ProfileStore(ctx.db)
         self.device = SimpleLinkDevice(
-            config, ctx.clock, self.store, self.faults, self.emit, self.log, config.device_ip or ctx.host
+            config,
+            ctx.clock,
+            self.store,
+            self.faults,
+            self.emit,
+            self.log,
+            config.device_ip or ctx.host,
+            random.Random(),
         )
         self.http: DeviceHttpServer | None = None
         self.receiver: SmartConfigReceiver | None = None
@@ -56,17 +64,20 @@ class SimpleLinkEmulator(Emulator):
         self.device.on_discovery = self.discovery.set_active
         self.device.boot()
         self._ticker = asyncio.create_task(self._tick_forever())
-        self.emit("device_started", ap_ssid=self.device.ap_ssid, **{k: v for k, v in self.ready_info().items()})
+        self.emit("started", what="device", ap_ssid=self.device.ap_ssid, **self.ready_info())
 
     def tick(self) -> None:
-        """Advance the provisioning timers to the clock's current time (tests with a ManualClock call it)."""
+        """Advance the provisioning timers and the discovery broadcast to the clock's current time (the
+        ticker calls it; tests with a ManualClock call it after advancing the clock)."""
         self.device.tick()
+        if self.discovery is not None:
+            self.discovery.tick()
 
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             try:
-                self.device.tick()
+                self.tick()
             except Exception:
                 self.log.exception("provisioning tick failed")
 
@@ -82,6 +93,7 @@ class SimpleLinkEmulator(Emulator):
             await self.receiver.stop()
         if self.http is not None:
             await self.http.stop()
+        self.emit("stopped", what="device", ap_ssid=self.device.ap_ssid)
 
     def listeners(self) -> list[Listener]:
         out: list[Listener] = []

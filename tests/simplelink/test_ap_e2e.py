@@ -40,7 +40,7 @@ async def test_https_with_redirect(rig: Rig, overrides: dict[str, Any]) -> None:
     client = ApProvisioningClient(rig.url, rig.session)
     result = await client.provision("HomeNet", "secret123")
     assert result.base_url.startswith("https://") and result.result == "5"
-    assert any(e.data.get("https") for e in rig.events("http_request"))
+    assert any(e.data.get("https") for e in rig.events("request"))
 
 
 @pytest.mark.parametrize("overrides", [{"start": "ap"}])
@@ -77,7 +77,7 @@ async def test_bad_input_is_answered_logged_and_harmless(rig: Rig, overrides: di
         assert status == 400 and text.startswith("Bad Request")
     async with rig.session.post(rig.url + "/api/1/wlan/profile_add", data=b"x" * 70_000) as resp:
         assert resp.status == 413
-    assert len(rig.events("http_rejected")) == len(bad)
+    assert len(rig.events("bad_request")) == len(bad)
     assert rig.emu.store.listing() == before
     assert rig.trace() == ["PA"]
     assert (await rig.post("/api/1/wlan/confirm_req"))[0] == 204  # still serving, state intact
