@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from .errors import FormError
 from .provisioning import Profile
@@ -125,6 +126,11 @@ def parse_form(body: bytes) -> dict[str, bytes]:
     return form
 
 
+def encode_form(fields: dict[str, str]) -> bytes:
+    """A form body as the apps send it: UTF-8, percent-encoded."""
+    return urlencode({k: v.encode() for k, v in fields.items()}).encode()
+
+
 @dataclass
 class TokenMemory:
     """Last value of every ``__SL_P_*`` token: a parameter left out of a POST keeps it (spec §3.3).
@@ -212,6 +218,11 @@ def render_netlist(access_points: list[AccessPoint]) -> str:
     entries = [NETLIST_DIGIT[ap.security] + ap.ssid.decode("utf-8", "replace") for ap in ranked]
     entries += ["X"] * (NETLIST_SLOTS - len(entries))
     return ";".join(entries)
+
+
+def parse_netlist(body: str) -> list[tuple[int, str]]:
+    """``/netlist.txt`` as the apps read it: (security digit, SSID) per entry, ``X`` slots skipped."""
+    return [(int(entry[0]), entry[1:]) for entry in body.split(";") if entry and entry[0] in "0123456789"]
 
 
 def device_name_token(name: str, default_name: str, mac: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from emulators.clock import ManualClock
 from emulators.harness import running
-from emulators.simplelink.apclient import ApProvisioningClient
+from emulators.simplelink.client.ap import ApProvisioningClient
 from tests.simplelink.conftest import HOST, QUIET, Rig
 
 INSTANT = {"connect_delay": 0.0, "ip_delay": 0.0, "start": "apsc"}
