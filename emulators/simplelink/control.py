@@ -1,23 +1,26 @@
 """Control routes of the SimpleLink emulator (mounted under ``/api/simplelink``): state, stored profiles, the
 simulated Wi-Fi, the host API (as the MCU would call it), raw SmartConfig lengths, and faults.
+
+The routes see the device only through :class:`ControlledDevice` and the fault plan, so this module imports
+neither the emulator nor the device module.
 """
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from emulators.config import ConfigError
-from emulators.faults import fault_openapi, fault_routes
+from emulators.faults import FaultPlan, fault_openapi, fault_routes
 from emulators.simplelink.config import access_point_json, parse_access_point
+from emulators.simplelink.store import ProfileStore
 from protocols.simplelink import airframe, apapi
 from protocols.simplelink.errors import FormError
 from protocols.simplelink.provisioning import Command
-
-if TYPE_CHECKING:
-    from emulators.simplelink.emulator import SimpleLinkEmulator
+from protocols.simplelink.wifi import WifiEnvironment
 
 PREFIX = "/api/simplelink"
 
@@ -43,8 +46,33 @@ def _int(body: dict[str, Any], name: str, default: int) -> int:
     return value
 
 
-def control_routes(emu: SimpleLinkEmulator) -> list[web.RouteDef]:
-    device = emu.device
+class ControlledDevice(Protocol):
+    """What the control routes need of the emulated device."""
+
+    store: ProfileStore
+    env: WifiEnvironment
+    log: logging.Logger
+
+    def emit(self, kind: str, **data: Any) -> None: ...
+
+    def now(self) -> float: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def tick(self) -> None: ...
+
+    def host_provisioning(self, cmd: int, role: int, timeout: int, key: bytes | None, flags: int) -> int: ...
+
+    def host_restart(self) -> None: ...
+
+    def host_api(self, name: str) -> int: ...
+
+    def host_async_event(self, kind: str) -> bool: ...
+
+    def datagram(self, length: int, source: str) -> None: ...
+
+
+def control_routes(device: ControlledDevice, faults: FaultPlan) -> list[web.RouteDef]:
 
     async def state(_: web.Request) -> web.Response:
         return web.json_response(device.state())
@@ -187,7 +215,7 @@ def control_routes(emu: SimpleLinkEmulator) -> list[web.RouteDef]:
         web.post("/host/event", host_event),
         web.post("/smartconfig/lengths", lengths),
         web.post("/smartconfig/pcap", pcap),
-        *fault_routes(emu.faults),
+        *fault_routes(faults),
     ]
 
 
@@ -198,7 +226,7 @@ def _op(summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     return op
 
 
-def control_openapi(emu: SimpleLinkEmulator) -> dict[str, Any]:
+def control_openapi(faults: FaultPlan) -> dict[str, Any]:
     p = PREFIX
     integer, string = {"type": "integer"}, {"type": "string"}
     return {
@@ -245,5 +273,5 @@ def control_openapi(emu: SimpleLinkEmulator) -> dict[str, Any]:
                 },
             }
         },
-        **fault_openapi(p, emu.faults),
+        **fault_openapi(p, faults),
     }

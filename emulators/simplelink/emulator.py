@@ -117,7 +117,7 @@ class SimpleLinkEmulator(Emulator):
         }
 
     def control_routes(self) -> list[web.RouteDef]:
-        return control_routes(self)
+        return control_routes(self.device, self.faults)
 
     def openapi_paths(self) -> dict[str, Any]:
-        return control_openapi(self)
+        return control_openapi(self.faults)
