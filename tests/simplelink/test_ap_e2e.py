@@ -208,7 +208,7 @@ async def test_auto_provisioning_e2e(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 @pytest.mark.parametrize("overrides", [INSTANT])
 async def test_spec_curl_session(rig: Rig, overrides: dict[str, Any]) -> None:
-    """The exact requests of spec §8, made by curl (an independent client)."""
+    """The exact requests the apps make (docs/simplelink.md, the curl session), made by curl (an independent client)."""
 
     async def curl(*args: str) -> str:
         proc = await asyncio.create_subprocess_exec(

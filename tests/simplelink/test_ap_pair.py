@@ -1,6 +1,6 @@
 """In-memory pair: the reference app's core against the AP server core and the provisioning machine, no sockets,
 through whole AP provisionings, compared with SWRA513 §8.4 ("Successful AP provisioning", as the HOST, NWP and
-APP lanes show it) and its failure branch (§8.2: the join fails, the device goes back to configuration).
+APP lanes show it) and its failure branch (SWRA513 §8.2: the join fails, the device goes back to configuration).
 """
 
 from __future__ import annotations
