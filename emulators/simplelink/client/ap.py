@@ -63,7 +63,10 @@ class ApProvisioningClient:
         attempts: int = 100,
         scan: bool = False,
     ) -> ProvisionResult:
-        flow = provision(ProvisionPlan(ssid, password, security, name, priority, scan, 20.0, poll_interval, attempts))
+        plan = ProvisionPlan(
+            ssid, password, security, name, priority, scan=scan, poll_interval=poll_interval, attempts=attempts
+        )
+        flow = provision(plan)
         reply: Reply | None = None
         while True:
             try:
