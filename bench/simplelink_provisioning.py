@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp
 
 from emulators.harness import running
-from emulators.simplelink.transmitter import SmartConfigTransmitter
+from emulators.simplelink.client.transmitter import SmartConfigTransmitter
 from protocols.simplelink import smartconfig as sc
 from protocols.simplelink.smartconfig_decoder import MessageDecoded, SmartConfigDecoder
 

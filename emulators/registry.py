@@ -35,7 +35,8 @@ SPECS: tuple[EmulatorSpec, ...] = (
                  "emulators.nrf.emulator:NrfEmulator", "emulators.nrf.client.cli:add_client_commands", "nrf_service",
                  "docs/nrf.md"),
     EmulatorSpec("simplelink", "a TI CC3x20/CC3x3x device in provisioning mode (SmartConfig, AP-mode HTTP)",
-                 "emulators.simplelink.emulator:SimpleLinkEmulator", "emulators.simplelink.cli:add_client_commands",
+                 "emulators.simplelink.emulator:SimpleLinkEmulator",
+                 "emulators.simplelink.client.commands:add_client_commands",
                  "simplelink_device", "docs/simplelink.md"),
 )
 BY_NAME: dict[str, EmulatorSpec] = {spec.name: spec for spec in SPECS}

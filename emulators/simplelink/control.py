@@ -1,16 +1,20 @@
 """Control routes of the SimpleLink emulator (mounted under ``/api/simplelink``): state, stored profiles, the
 simulated Wi-Fi, the host API (as the MCU would call it), raw SmartConfig lengths, and faults.
+
+The routes see the device only through :class:`ControlledDevice` and the fault plan, so this module imports
+neither the emulator nor the device module.
 """
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from emulators.config import ConfigError
-from emulators.faults import fault_routes
+from emulators.faults import FaultPlan, fault_routes
 from emulators.routes import (
     ANY_OBJECT,
     BAD_REQUEST,
@@ -27,12 +31,11 @@ from emulators.routes import (
     obj,
 )
 from emulators.simplelink.config import access_point_json, parse_access_point
+from emulators.simplelink.store import ProfileStore
 from protocols.simplelink import airframe, apapi
 from protocols.simplelink.errors import FormError
 from protocols.simplelink.provisioning import Command
-
-if TYPE_CHECKING:
-    from emulators.simplelink.emulator import SimpleLinkEmulator
+from protocols.simplelink.wifi import WifiEnvironment
 
 STATE = {"type": "object", "description": "phase, role, confirmation result, profiles, decoder statistics"}
 
@@ -44,8 +47,33 @@ def _int(body: dict[str, Any], name: str, default: int) -> int:
     return value
 
 
-def control_routes(emu: SimpleLinkEmulator) -> list[Route]:
-    device = emu.device
+class ControlledDevice(Protocol):
+    """What the control routes need of the emulated device."""
+
+    store: ProfileStore
+    env: WifiEnvironment
+    log: logging.Logger
+
+    def emit(self, kind: str, **data: Any) -> None: ...
+
+    def now(self) -> float: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def tick(self) -> None: ...
+
+    def host_provisioning(self, cmd: int, role: int, timeout: int, key: bytes | None, flags: int) -> int: ...
+
+    def host_restart(self) -> None: ...
+
+    def host_api(self, name: str) -> int: ...
+
+    def host_async_event(self, kind: str) -> bool: ...
+
+    def datagram(self, length: int, source: str) -> None: ...
+
+
+def control_routes(device: ControlledDevice, faults: FaultPlan) -> list[Route]:
 
     async def state(_: web.Request) -> web.Response:
         return web.json_response(device.state())
@@ -221,5 +249,5 @@ def control_routes(emu: SimpleLinkEmulator) -> list[Route]:
                                      state=STATE)),
                400: Reply("not a readable capture"), 501: Reply("the pcap extra (scapy) is not installed")},
               body={"type": "string", "format": "binary"}, body_media_type="application/vnd.tcpdump.pcap"),
-        *fault_routes(emu.faults),
+        *fault_routes(faults),
     ]

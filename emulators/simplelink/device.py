@@ -1,9 +1,10 @@
-"""One emulated SimpleLink device: the provisioning machine, the SmartConfig decoder, the AP-mode HTTP API and
+"""One emulated SimpleLink device: the provisioning machine, the AP-mode API core, the SmartConfig decoder and
 the stored profiles wired together. Synchronous; the asyncio servers in this package feed it.
 
 Every machine effect becomes an event on the stream (``provisioning_status``, ``profile_added``,
-``reset_request``, ``init_complete``, ``role_changed``, ``discovery``); discovery effects are handed to the
-``on_discovery`` callback the emulator installs.
+``reset_request``, ``init_complete``, ``role_changed``, ``discovery``, and ``state_changed`` when the
+provisioning phase moves); discovery effects are handed to the ``on_discovery`` callback the emulator installs.
+Faults are taken here (and, for the AP API, through :class:`PlanApFaults`), each reported as ``fault_applied``.
 """
 
 from __future__ import annotations
@@ -11,18 +12,19 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from emulators.clock import Clock
-from emulators.faults import FaultPlan
+from emulators.faults import Delivery, Fault, FaultPlan, seconds_param
 from emulators.simplelink.config import ROLES, START_MODES, SimpleLinkConfig, parse_access_point
 from emulators.simplelink.store import ProfileStore
 from protocols.simplelink import apapi, hostwire
 from protocols.simplelink import smartconfig as sc
-from protocols.simplelink.errors import FormError, SmartConfigDecodeError
+from protocols.simplelink.apserver import ApAnswer, ApIdentity, ApRequest, ApServer, feed
+from protocols.simplelink.errors import SmartConfigDecodeError
+from protocols.simplelink.notes import Note
+from protocols.simplelink.profiles import ssid_text, store_profile
 from protocols.simplelink.provisioning import (
-    MAX_PROFILES,
     Command,
     Discovery,
     Effect,
@@ -34,7 +36,6 @@ from protocols.simplelink.provisioning import (
     ProvisioningMachine,
     Rejected,
     ResetRequestEvent,
-    Role,
     RoleChanged,
     SmartConfigRestart,
     StartParams,
@@ -54,17 +55,8 @@ FAULT_ACTIONS = {
     "start_abort": "the next matching host start fails with ERROR_ABORT (status 6, -2173) (match: cmd)",
     "general_error": "emit GENERAL_ERROR (status 0) at the next tick while provisioning",
 }
-ROLE_NAMES = {Role.STA: "Station", Role.AP: "Access Point", Role.P2P: "P2P"}
-NWP_VERSION = "3.7.0.1"
 
-
-@dataclass
-class HttpAnswer:
-    status: int
-    body: str = ""
-    content_type: str = "text/plain"
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+Take = Callable[..., Fault | None]
 
 
 def _command_body(cmd: int, role: int, timeout: int, key: bytes | None, flags: int) -> str | None:
@@ -75,8 +67,24 @@ def _command_body(cmd: int, role: int, timeout: int, key: bytes | None, flags: i
     return command.encode().hex()
 
 
-def _ssid(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace")
+class PlanApFaults:
+    """The AP core's fault decisions (:class:`protocols.simplelink.apserver.ApFaults`) from the fault plan."""
+
+    def __init__(self, take: Take) -> None:
+        self._take = take
+
+    def forced_answer(self, method: str, path: str) -> tuple[int, str] | None:
+        fault = self._take("http_status", method=method, path=path)
+        if fault is None:
+            return None
+        return int(fault.params.get("status", 500)), str(fault.params.get("body", ""))
+
+    def delay(self, method: str, path: str) -> float:
+        fault = self._take("http_delay", method=method, path=path)
+        return seconds_param(fault.params) if fault is not None else 0.0
+
+    def result_read_ignored(self, path: str) -> bool:
+        return self._take("ignore_result_read", path=path) is not None
 
 
 class SimpleLinkDevice:
@@ -89,6 +97,7 @@ class SimpleLinkDevice:
         emit: Callable[..., None],
         log: logging.Logger,
         device_ip: str,
+        rng: random.Random,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -96,7 +105,6 @@ class SimpleLinkDevice:
         self.faults = faults
         self.emit = emit
         self.log = log
-        self.device_ip = device_ip
         self.env = WifiEnvironment(
             [parse_access_point(a, "simplelink access_points") for a in config.access_points], config.accept_any_ssid
         )
@@ -112,26 +120,44 @@ class SimpleLinkDevice:
                 smartconfig_sync=config.smartconfig_sync_timeout,
             ),
         )
+        self.identity = ApIdentity(config.version, config.appname, config.device_name, config.mac, device_ip)
+        self.ap = ApServer(self.identity, self.env, store, self.machine, PlanApFaults(self._take))
         self.decoder = SmartConfigDecoder(
             min_votes=config.smartconfig_min_votes, accept_legacy=config.smartconfig_legacy
         )
-        self.tokens = apapi.TokenMemory()
         self.on_discovery: Callable[[bool], None] = lambda active: None
-        self._rng = random.Random()
-        self._smartconfig_name: bytes | None = None
+        self._rng = rng
+        self._phase = self.machine.phase
 
     # --- identity --------------------------------------------------------------------------------------
 
     @property
     def device_name(self) -> str:
-        return self.store.setting("urn", self.config.device_name)
+        return self.ap.device_name
 
     @property
     def ap_ssid(self) -> str:
-        return "mysimplelink-" + self.config.mac.replace(":", "")[-6:].upper()
+        return self.identity.ap_ssid
+
+    @property
+    def device_ip(self) -> str:
+        return self.identity.device_ip
 
     def now(self) -> float:
         return self.clock.now()
+
+    # --- faults and notes ------------------------------------------------------------------------------
+
+    def _take(self, action: str, **where: object) -> Fault | None:
+        fault = self.faults.take(actions=(action,), **where)
+        if fault is not None:
+            self.emit("fault_applied", fault=fault.id, action=action, **where)
+        return fault
+
+    def note(self, note: Note) -> None:
+        if note.warning:
+            self.log.warning("%s", note.warning)
+        self.emit(note.kind, **note.data)
 
     # --- effects ---------------------------------------------------------------------------------------
 
@@ -146,7 +172,7 @@ class SimpleLinkDevice:
                     name=effect.status.name,
                     role=int(effect.role),
                     wlan_status=int(effect.wlan_status),
-                    ssid=_ssid(effect.ssid),
+                    ssid=ssid_text(effect.ssid),
                     wire=effect.encode().hex(),
                 )
             elif isinstance(effect, ProfileAddedEvent):
@@ -155,7 +181,7 @@ class SimpleLinkDevice:
                     event_id=hostwire.WLAN_EVENT_PROVISIONING_PROFILE_ADDED,
                     opcode=f"0x{hostwire.OPCODE_PROFILE_ADDED:04X}",
                     status=effect.status,
-                    ssid=_ssid(effect.ssid),
+                    ssid=ssid_text(effect.ssid),
                     ssid_len=len(effect.ssid),
                     reserved=effect.reserved.hex(),
                     wire=effect.encode().hex(),
@@ -184,6 +210,9 @@ class SimpleLinkDevice:
                 self.emit("input_ignored", phase=effect.phase.value, input=effect.input.value)
             elif isinstance(effect, Rejected):
                 pass  # reported with the host command's return code
+        if self.machine.phase is not self._phase:
+            previous, self._phase = self._phase, self.machine.phase
+            self.emit("state_changed", device=self.ap_ssid, state=self._phase.value, previous=previous.value)
 
     def boot(self) -> None:
         """Power on: init complete, auto-provisioning armed, and the configured host start (if any)."""
@@ -198,7 +227,7 @@ class SimpleLinkDevice:
             )
 
     def tick(self) -> None:
-        if self.machine.active and self.faults.take(actions=("general_error",)) is not None:
+        if self.machine.active and self._take("general_error") is not None:
             self.apply(self.machine.general_error(self.now()))
         self.apply(self.machine.tick(self.now()))
 
@@ -214,8 +243,8 @@ class SimpleLinkDevice:
             "confirmation_result": m.result,
             "smartconfig_listening": m.smartconfig_listening,
             "smartconfig_key_set": bool(m.key),
-            "candidate": _ssid(m.candidate.ssid) if m.candidate else None,
-            "confirmed": _ssid(m.confirmed.ssid) if m.confirmed else None,
+            "candidate": ssid_text(m.candidate.ssid) if m.candidate else None,
+            "confirmed": ssid_text(m.confirmed.ssid) if m.confirmed else None,
             "device_name": self.device_name,
             "ap_ssid": self.ap_ssid,
             "device_ip": self.device_ip,
@@ -226,14 +255,14 @@ class SimpleLinkDevice:
     # --- the simulated radio ---------------------------------------------------------------------------
 
     def _join(self, profile: Profile) -> JoinOutcome:
-        fault = self.faults.take(actions=("join_outcome",), ssid=_ssid(profile.ssid))
+        fault = self._take("join_outcome", ssid=ssid_text(profile.ssid))
         if fault is not None:
             try:
                 return JoinOutcome[str(fault.params.get("outcome", "connected")).upper()]
             except KeyError:
                 self.log.warning("fault %s has an unknown outcome %r", fault.id, fault.params.get("outcome"))
         outcome = self.env.join(profile)
-        self.emit("join", ssid=_ssid(profile.ssid), outcome=outcome.name)
+        self.emit("join", ssid=ssid_text(profile.ssid), outcome=outcome.name)
         return outcome
 
     # --- host API --------------------------------------------------------------------------------------
@@ -241,7 +270,7 @@ class SimpleLinkDevice:
     def host_provisioning(self, cmd: int, role: int, timeout: int, key: bytes | None, flags: int) -> int:
         now = self.now()
         params = StartParams(cmd, role, timeout, key, flags)
-        if cmd in (0, 1, 2, 3) and self.faults.take(actions=("start_abort",), cmd=cmd) is not None:
+        if cmd in (0, 1, 2, 3) and self._take("start_abort", cmd=cmd) is not None:
             code, effects = self.machine.abort(now)
         else:
             code, effects = self.machine.command(now, params, self.store.count())
@@ -280,6 +309,7 @@ class SimpleLinkDevice:
     def datagram(self, length: int, source: str) -> None:
         fault = self.faults.take(actions=("drop_datagram",), length=length, source=source)
         if fault is not None and self._rng.random() < float(fault.params.get("probability", 1.0)):
+            self.emit("fault_applied", fault=fault.id, action=fault.action, length=length, source=source)
             return
         if not self.machine.smartconfig_listening:
             return
@@ -304,135 +334,30 @@ class SimpleLinkDevice:
             return
         self.emit(
             "smartconfig_message",
-            ssid=_ssid(received.ssid),
+            ssid=ssid_text(received.ssid),
             encrypted_marker=message.encrypted_marker,
-            device_name=_ssid(received.device_name) if received.device_name is not None else None,
+            device_name=ssid_text(received.device_name) if received.device_name is not None else None,
             stats=stats,
         )
         if received.device_name:
-            self.store.set_setting("urn", _ssid(received.device_name[: apapi.MAX_URN]))
+            self.store.set_setting("urn", ssid_text(received.device_name[: apapi.MAX_URN]))
         security = self.env.security_of(received.ssid, received.password)
         profile = Profile(received.ssid, int(security), received.password, 0)
-        if not self._store(profile, "smartconfig"):
+        rejected = store_profile(self.store, profile, "smartconfig", self.now())
+        if rejected is not None:
+            self.note(rejected)
             return
         self.apply(self.machine.smartconfig_profile(self.now(), profile))
 
-    def _store(self, profile: Profile, source: str) -> bool:
-        if self.store.add(profile, source, self.now()):
-            return True
-        self.log.warning("profile table full (%d profiles); %r not stored", MAX_PROFILES, profile.ssid)
-        self.emit("profile_rejected", ssid=_ssid(profile.ssid), reason="profile list full")
-        return False
-
     # --- AP-mode HTTP API ------------------------------------------------------------------------------
 
-    def http(self, method: str, path: str, body: bytes) -> HttpAnswer:
-        """Answer one request to the device's HTTP server (as the NWP does, spec §3, §7)."""
-        self.apply(self.machine.activity(self.now()))
-        fault = self.faults.take(actions=("http_status",), method=method, path=path)
-        if fault is not None:
-            return HttpAnswer(int(fault.params.get("status", 500)), str(fault.params.get("body", "")))
-        delay_fault = self.faults.take(actions=("http_delay",), method=method, path=path)
-        delay = float(delay_fault.params.get("seconds", 1.0)) if delay_fault else 0.0
-        target = apapi.route(method, path)
-        if target is None:
-            return HttpAnswer(404, "Not Found", delay=delay)
-        endpoint, token = target
-        try:
-            answer = self._endpoint(method, endpoint, token, path, body)
-        except FormError as exc:
-            self.log.warning("%s %s rejected: %s", method, path, exc)
-            self.emit("http_rejected", method=method, path=path, reason=str(exc))
-            answer = HttpAnswer(400, f"Bad Request: {exc}")
-        answer.delay = delay
-        self.apply(self.machine.tick(self.now()))  # timers the request made due now (zero delays) fire at once
-        return answer
-
-    def _endpoint(self, method: str, endpoint: apapi.Endpoint, token: str, path: str, body: bytes) -> HttpAnswer:
-        E = apapi.Endpoint
-        if endpoint is E.VERSION:
-            return HttpAnswer(200, self.config.version)
-        if endpoint is E.DEVICE_NAME:
-            return HttpAnswer(200, self.device_name)
-        if endpoint is E.CFG_RESULT:
-            return HttpAnswer(200, self._read_result(path, method))
-        if endpoint is E.NETLIST:
-            return HttpAnswer(200, apapi.render_netlist(self.env.access_points))
-        if endpoint is E.APPNAME:
-            return HttpAnswer(200, f"appname={self.config.appname}")
-        if endpoint is E.TOKEN:
-            return HttpAnswer(200, self._token(token, path, method))
-        form = apapi.parse_form(body)
-        if endpoint is E.PROFILE_ADD:
-            # the server stores every posted token before the request is acted on (spec §3.3)
-            self.tokens.commit(form)
-            profile = apapi.parse_profile_add(self.tokens.values)
-            self.emit(
-                "http_profile_add",
-                ssid=_ssid(profile.ssid),
-                security=profile.security,
-                priority=profile.priority,
-            )
-            if self._store(profile, "ap"):
-                self.apply(self.machine.ap_profile(self.now(), profile))
-            return HttpAnswer(204)
-        if endpoint in (E.CONFIRM_REQ, E.LEGACY_ADVANCE):
-            self.emit("http_confirm_req", path=path)
-            self.apply(self.machine.confirm_request(self.now()))
-            return HttpAnswer(204)
-        if endpoint is E.SET_URN:
-            self.tokens.commit(form)
-            name = apapi.parse_urn(self.tokens.values)
-            self.store.set_setting("urn", _ssid(name))
-            self.emit("device_name_set", name=_ssid(name))
-            return HttpAnswer(204)
-        if endpoint is E.AP_SCAN:
-            self.tokens.commit(form)
-            interval, cycles = apapi.parse_scan(self.tokens.values)
-            self.emit("scan", interval=interval, cycles=cycles, found=len(self.env.access_points))
-            return HttpAnswer(204)
-        if endpoint is E.POLICY_SET:
-            flags = apapi.parse_policy(form)
-            self.machine.auto_provisioning = flags["auto_provisioning"]
-            self.emit("policy_set", **flags)
-            return HttpAnswer(204)
-        if endpoint is E.SET_TIME:
-            self.tokens.commit(form)
-            parts = apapi.parse_set_time(self.tokens.values)
-            self.emit("time_set", time=list(parts))
-            return HttpAnswer(204)
-        if endpoint is E.IOT_UUID:
-            uuid = form.get("uuid", b"")
-            self.store.set_setting("iot_uuid", _ssid(uuid))
-            self.emit("iot_uuid", uuid=_ssid(uuid))
-            return HttpAnswer(200)
-        self.tokens.commit(form)  # station_action, ap_aclist: accepted, nothing emulated behind them
-        self.emit("http_post", endpoint=endpoint.value, params=sorted(form))
-        return HttpAnswer(204)
-
-    def _read_result(self, path: str, method: str) -> str:
-        # only a GET delivers the result to the app; HEAD (no body) is not feedback
-        if method != "GET" or self.faults.take(actions=("ignore_result_read",), path=path) is not None:
-            value = self.machine.result
-        else:
-            value, effects = self.machine.result_read(self.now())
-            self.apply(effects)
-        self.emit("result_read", path=path, value=value)
-        return str(value)
-
-    def _token(self, token: str, path: str, method: str) -> str:
-        name = self.device_name
-        values = {
-            "__SL_G_DNP": lambda: apapi.device_name_token(name, self.config.device_name, self.config.mac),
-            "__SL_G_DEN": lambda: name,
-            "__SL_G_S.B": lambda: name,
-            "__SL_G_PIP": lambda: self.device_ip,
-            "__SL_G_REV": lambda: self.config.version,
-            "__SL_G_V.A": lambda: NWP_VERSION,
-            "__SL_G_S.D": lambda: ROLE_NAMES.get(Role(self.machine.role), "Station"),
-            "__SL_G_S.C": lambda: apapi.DEVICE_HOST,
-        }
-        if token == "__SL_G_MCR":
-            return self._read_result(path, method)
-        getter = values.get(token)
-        return getter() if getter else apapi.UNKNOWN_TOKEN
+    def http(self, request: ApRequest) -> tuple[ApAnswer, Delivery]:
+        """Answer one request to the device's HTTP server: the AP core decides, the machine follows."""
+        now = self.now()
+        exchange = self.ap.handle(request, now)
+        for output in exchange.outputs:
+            if isinstance(output, Note):
+                self.note(output)
+            else:
+                self.apply(feed(self.machine, now, output))
+        return exchange.answer, Delivery(delay=exchange.answer.delay)

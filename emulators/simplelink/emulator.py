@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 from emulators.base import Emulator, EmulatorContext, Listener
@@ -30,12 +28,18 @@ class SimpleLinkEmulator(Emulator):
         self.faults = FaultPlan(FAULT_ACTIONS)
         self.store = ProfileStore(ctx.db)
         self.device = SimpleLinkDevice(
-            config, ctx.clock, self.store, self.faults, self.emit, self.log, config.device_ip or ctx.host
+            config,
+            ctx.clock,
+            self.store,
+            self.faults,
+            self.emit,
+            self.log,
+            config.device_ip or ctx.host,
+            ctx.rng,
         )
         self.http: DeviceHttpServer | None = None
         self.receiver: SmartConfigReceiver | None = None
         self.discovery: DeviceDiscovery | None = None
-        self._ticker: asyncio.Task[None] | None = None
 
     @classmethod
     def server_names(cls, config: Any) -> list[str]:
@@ -54,33 +58,25 @@ class SimpleLinkEmulator(Emulator):
         self.discovery = DeviceDiscovery(self.device, cfg, served_port)
         self.device.on_discovery = self.discovery.set_active
         self.device.boot()
-        self._ticker = asyncio.create_task(self._tick_forever())
-        self.emit("device_started", ap_ssid=self.device.ap_ssid, **{k: v for k, v in self.ready_info().items()})
+        self.every(TICK_SECONDS, self.tick, "tick")
+        self.emit("started", what="device", ap_ssid=self.device.ap_ssid, **self.ready_info())
 
     def tick(self) -> None:
-        """Advance the provisioning timers to the clock's current time (tests with a ManualClock call it)."""
+        """Advance the provisioning timers and the discovery broadcast to the clock's current time (the
+        ticker calls it; tests with a ManualClock call it after advancing the clock)."""
         self.device.tick()
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            try:
-                self.device.tick()
-            except Exception:
-                self.log.exception("provisioning tick failed")
+        if self.discovery is not None:
+            self.discovery.tick()
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+        await self.stop_periodic()
         if self.discovery is not None:
             await self.discovery.close()
         if self.receiver is not None:
             await self.receiver.stop()
         if self.http is not None:
             await self.http.stop()
+        self.emit("stopped", what="device", ap_ssid=self.device.ap_ssid)
 
     def listeners(self) -> list[Listener]:
         out: list[Listener] = []
@@ -104,4 +100,4 @@ class SimpleLinkEmulator(Emulator):
         }
 
     def control_routes(self) -> list[Route]:
-        return control_routes(self)
+        return control_routes(self.device, self.faults)

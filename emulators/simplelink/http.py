@@ -1,19 +1,22 @@
-"""The device's internal HTTP(S) server on loopback: hands every request to the device (spec §3, §3.8).
+"""The device's internal HTTP(S) server on loopback: a thin aiohttp driver of the AP-mode API core.
 
 With HTTPS on, the plain port answers every request with 302 to the same path on the HTTPS port (what makes
-Starter Pro switch schemes) and the HTTPS port serves the API with the dev PKI's server certificate.
+Starter Pro switch schemes), decided by the core from the request head before any body is read; the HTTPS
+port serves the API with the dev PKI's server certificate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import ssl
 
 from aiohttp import web
 
-from emulators.simplelink.device import HttpAnswer, SimpleLinkDevice
-from protocols.simplelink import apapi
+from emulators.faults import NORMAL_DELIVERY
+from emulators.simplelink.device import SimpleLinkDevice
+from protocols.simplelink.apserver import ApAnswer, ApRequest
 
 MAX_BODY = 64 * 1024
 
@@ -43,6 +46,7 @@ class DeviceHttpServer:
             secure = web.TCPSite(self._runner, self.host, self.https_port, ssl_context=self.ssl_context)
             await secure.start()
             self.https_port = _port(secure)
+            self.device.ap.https_port = self.https_port
         plain = web.TCPSite(self._runner, self.host, self.http_port)
         await plain.start()
         self.http_port = _port(plain)
@@ -53,28 +57,37 @@ class DeviceHttpServer:
             self._runner = None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        https = request.transport is not None and request.transport.get_extra_info("sslcontext") is not None
-        if self.https_port is not None and not https:
-            location = apapi.redirect_location(request.host, self.https_port, request.path_qs)
-            self.device.emit("http_request", method=request.method, path=request.path, status=302, https=False)
-            raise web.HTTPFound(location)
+        secure = request.transport is not None and request.transport.get_extra_info("sslcontext") is not None
+        head = ApRequest(request.method, request.path, request.query_string, request.host, secure=secure)
+        redirect = self.device.ap.redirect(head)
+        if redirect is not None:
+            return self._respond(head, redirect)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            self.device.emit("http_request", method=request.method, path=request.path, status=413, https=https)
+            self._report(head, 413)
             raise
         try:
-            answer = self.device.http(request.method, request.path, body)
+            answer, delivery = self.device.http(dataclasses.replace(head, body=body))
         except Exception:
             self.device.log.exception("request %s %s failed", request.method, request.path)
-            answer = HttpAnswer(500, "Internal Server Error")
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
-        self.device.emit("http_request", method=request.method, path=request.path, status=answer.status, https=https)
+            answer, delivery = ApAnswer(500, "Internal Server Error"), NORMAL_DELIVERY
+        if delivery.delay:
+            await asyncio.sleep(delivery.delay)
+        return self._respond(head, answer)
+
+    def _respond(self, head: ApRequest, answer: ApAnswer) -> web.Response:
+        self._report(head, answer.status)
         if answer.status == 204:
             return web.Response(status=204, headers=answer.headers)
         return web.Response(
             status=answer.status, text=answer.body, content_type=answer.content_type, headers=answer.headers
+        )
+
+    def _report(self, head: ApRequest, status: int) -> None:
+        transport = "https" if head.secure else "http"
+        self.device.emit(
+            "request", transport=transport, method=head.method, path=head.path, status=status, https=head.secure
         )
 
 

@@ -1,5 +1,5 @@
 """SmartConfig from 802.11 monitor-mode captures: read frames with scapy (the GPL ``pcap`` extra, imported only
-here), turn frame lengths into payload lengths with the core's calibrator (spec §2.11) and decode them; also
+here), turn frame lengths into payload lengths with the core's calibrator (``airframe``) and decode them; also
 write such captures (for tests and demos).
 """
 

@@ -1,4 +1,4 @@
-"""Stored WLAN profiles of the emulated device (at most 7, spec §3.4), kept in the shared SQLite StateStore."""
+"""Stored WLAN profiles of the emulated device (at most 7, ``SL_WLAN_MAX_PROFILES``), in the SQLite StateStore."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""802.11 frame-length arithmetic for SmartConfig seen in monitor mode (spec §2.11, §9 Q9).
+"""802.11 frame-length arithmetic for SmartConfig seen in monitor mode (derived; docs/simplelink.md).
 
 frame length = UDP payload + C, where C sums the MAC header (24, 26 with QoS), the security header and trailer,
 LLC/SNAP, IPv4 and UDP headers and the FCS when it is counted. A receiver that cannot decrypt the traffic locks

@@ -1,8 +1,8 @@
-"""The AP-mode HTTP provisioning API of the NWP's internal server (spec §3), as pure functions.
+"""The AP-mode HTTP provisioning API of the NWP's internal server (SWRA513 Table 9-1), as pure functions.
 
 :func:`route` maps a request line to the endpoint it names; the ``parse_*`` functions turn a form body into
 typed values and raise only :class:`FormError` for input the device rejects; the ``render_*`` functions build
-the bodies the device serves. Token rules (§3.3): POST parameters are ``__SL_P_`` + 3 characters, a parameter
+the bodies the device serves. Token rules (SWRU455 ch. 9): POST parameters are ``__SL_P_`` + 3 characters, a parameter
 left out keeps its previous value (the caller keeps the :class:`TokenMemory`), and a GET of ``/__SL_G_xxx``
 returns that token's value or ``Unknown Token``.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from .errors import FormError
 from .provisioning import Profile
@@ -125,9 +126,14 @@ def parse_form(body: bytes) -> dict[str, bytes]:
     return form
 
 
+def encode_form(fields: dict[str, str]) -> bytes:
+    """A form body as the apps send it: UTF-8, percent-encoded."""
+    return urlencode({k: v.encode() for k, v in fields.items()}).encode()
+
+
 @dataclass
 class TokenMemory:
-    """Last value of every ``__SL_P_*`` token: a parameter left out of a POST keeps it (spec §3.3).
+    """Last value of every ``__SL_P_*`` token: a parameter left out of a POST keeps it (SWRU455 chapter 9).
 
     Posted values are stored before the request is acted on, even when the request is then rejected."""
 
@@ -190,7 +196,7 @@ def parse_scan(form: dict[str, bytes]) -> tuple[int, int]:
 
 
 def parse_policy(form: dict[str, bytes]) -> dict[str, bool]:
-    """Connection policy flags: present = on (spec §3.2)."""
+    """Connection policy flags: present = on (SWRU455A p.145)."""
     names = {"auto": "__SL_P_P.E", "fast": "__SL_P_P.F", "any_p2p": "__SL_P_P.G", "auto_provisioning": "__SL_P_P.Q"}
     return {name: token in form for name, token in names.items()}
 
@@ -214,6 +220,11 @@ def render_netlist(access_points: list[AccessPoint]) -> str:
     return ";".join(entries)
 
 
+def parse_netlist(body: str) -> list[tuple[int, str]]:
+    """``/netlist.txt`` as the apps read it: (security digit, SSID) per entry, ``X`` slots skipped."""
+    return [(int(entry[0]), entry[1:]) for entry in body.split(";") if entry and entry[0] in "0123456789"]
+
+
 def device_name_token(name: str, default_name: str, mac: str) -> str:
     """``__SL_G_DNP``: the name, with the MAC's last three bytes appended while the default name is set."""
     if name != default_name:
@@ -222,7 +233,7 @@ def device_name_token(name: str, default_name: str, mac: str) -> str:
 
 
 def redirect_location(host_header: str, https_port: int, path_qs: str) -> str:
-    """Where the plain-HTTP port sends every request when HTTPS is on (spec §3.8)."""
+    """Where the plain-HTTP port sends every request when HTTPS is on (Starter Pro switches to https on a 302)."""
     host = host_header.rsplit(":", 1)[0] if host_header and not host_header.endswith("]") else host_header
     host = host or DEVICE_HOST
     port = "" if https_port == 443 else f":{https_port}"

@@ -1,4 +1,4 @@
-"""Typed exceptions of the SimpleLink cores.
+"""Typed exceptions of the SimpleLink cores, on the shared hierarchy of :mod:`protocols.errors`.
 
 Local errors mean our caller misused an API (bad arguments to the encoder, a command the state machine cannot
 take). Remote errors mean the peer sent bytes we cannot accept; each decoder raises only its own subclass.
@@ -6,16 +6,18 @@ take). Remote errors mean the peer sent bytes we cannot accept; each decoder rai
 
 from __future__ import annotations
 
+from protocols import errors
 
-class SimpleLinkError(Exception):
+
+class SimpleLinkError(errors.ProtocolError):
     """Base class of every SimpleLink core exception."""
 
 
-class LocalProtocolError(SimpleLinkError, ValueError):
+class LocalProtocolError(SimpleLinkError, errors.LocalProtocolError, ValueError):
     """The caller passed input the protocol does not allow (e.g. an SSID over 32 bytes)."""
 
 
-class RemoteProtocolError(SimpleLinkError):
+class RemoteProtocolError(SimpleLinkError, errors.RemoteProtocolError):
     """The peer sent something malformed."""
 
 

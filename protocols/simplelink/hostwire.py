@@ -1,4 +1,4 @@
-"""Host<->NWP wire structures of SimpleLink provisioning (spec §5.3, §5.5-§5.7), little-endian as on the SPI/UART.
+"""Host<->NWP wire structures of SimpleLink provisioning (SDK protocol.h, wlan.h, device.h), little-endian.
 
 Encoders for the provisioning command body (opcode 0x8C98) and the three async events the host receives during
 provisioning; a decoder for the command body that raises only HostWireError.

@@ -1,4 +1,4 @@
-"""The NWP provisioning state machine of ``sl_WlanProvisioning`` (spec §5, scenarios §6), sans I/O.
+"""The NWP provisioning state machine of ``sl_WlanProvisioning`` (SWRA513 §7, scenarios of chapter 8), sans I/O.
 
 Inputs are host commands (start / stop / abort external confirmation / restart / any other API), what the
 configuration channels deliver (a SmartConfig profile, an AP-mode profile, a confirm request, a read of the
@@ -347,7 +347,7 @@ class ProvisioningMachine:
         return self.phase in _CONFIGURING and self.role == Role.AP
 
     def host_api(self, name: str) -> ReturnCode:
-        """Return code of any host API other than sl_WlanProvisioning / sl_Stop (spec §5.8)."""
+        """Return code of any host API other than sl_WlanProvisioning / sl_Stop (SWRA513 §7.5)."""
         if self.api_allowed:
             return ReturnCode.OK
         if name.startswith("sl_WlanSet") and "Scan" in name:
@@ -362,7 +362,7 @@ class ProvisioningMachine:
     # --- inputs ----------------------------------------------------------------------------------------
 
     def boot(self, now: float, stored_profiles: list[Profile], auto_connect: bool = True) -> list[Effect]:
-        """Power-on (or sl_Start): arm auto-provisioning (spec §5.9)."""
+        """Power-on (or sl_Start): arm auto-provisioning (SWRA513 §4.2)."""
         self._boot(now, stored_profiles, auto_connect)
         return self._drain()
 
@@ -502,7 +502,7 @@ class ProvisioningMachine:
             self.wlan_status = WlanStatus.DISCONNECTED
         self.phase = Phase.IDLE
         self._set_role(role)
-        self._status(Status.STOPPED)  # after the role switch (spec §5.9)
+        self._status(Status.STOPPED)  # after the role switch (SWRA513 §4.3)
         self.mode = None
         self.user_initiated = False
 

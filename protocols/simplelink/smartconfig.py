@@ -1,4 +1,4 @@
-"""SmartConfig v2 wire encoding (smartconfiglib2, spec §2.1-§2.5, §2.9): symbols, free data and air timing.
+"""SmartConfig v2 wire encoding (TI's smartconfiglib2, in Starter Pro): symbols, free data and air timing.
 
 A symbol is the length of one UDP payload. A message is four fields, each introduced by a doubled marker and a
 doubled length header (``len + 28``) and followed by its data symbols (``593 + ((prev ^ idx) << 4 | nibble)``).
@@ -26,7 +26,7 @@ MARKER_PLAIN = 1199
 MARKER_ENCRYPTED = 1200
 MARKER_KEY_PART2 = 1155
 MARKER_FREE_DATA = 1149
-LEGACY_MARKER_START = 1399  # CC3000 FTC, ignored unless enabled (spec §9 Q2)
+LEGACY_MARKER_START = 1399  # CC3000 FTC, ignored unless enabled (an emulator choice, docs/simplelink.md)
 LEGACY_MARKER_MID = 1459
 MARKERS = frozenset({MARKER_START, MARKER_PLAIN, MARKER_ENCRYPTED, MARKER_KEY_PART2, MARKER_FREE_DATA})
 
@@ -59,7 +59,7 @@ class SymbolClass(enum.Enum):
 
 
 def classify(length: int, group: int = 0) -> SymbolClass:
-    """Class of one payload length (spec §2.2); the sync lengths are 3 and 23 - group."""
+    """Class of one payload length (smartconfiglib2 ``SmartConfigEncode``); the sync lengths are 3 and 23 - group."""
     if length in (SYNC_LOW, SYNC_HIGH - group):
         return SymbolClass.SYNC
     if HEADER_OFFSET <= length < DATA_BASE:
@@ -72,7 +72,7 @@ def classify(length: int, group: int = 0) -> SymbolClass:
 
 
 def data_symbols(field: bytes) -> list[int]:
-    """Data coding of one field (spec §2.4): high nibble first, chained position check."""
+    """Data coding of one field (smartconfiglib2): high nibble first, chained position check."""
     out: list[int] = []
     prev = idx = 0
     for byte in field:
@@ -91,7 +91,7 @@ def name_tlv(name: bytes) -> bytes:
 
 
 def parse_free_data(free_data: bytes) -> dict[int, bytes]:
-    """TLVs of the free-data field; unknown types are kept by type and skipped by length (spec §9 Q8)."""
+    """TLVs of the free-data field; unknown types are kept by type and skipped by length (docs/simplelink.md)."""
     tlvs: dict[int, bytes] = {}
     pos = 0
     while pos < len(free_data):
@@ -133,7 +133,7 @@ class SmartConfigMessage:
 def build_message(
     ssid: bytes, password: bytes, key: bytes | None = None, free_data: bytes = b"", token: str = ""
 ) -> SmartConfigMessage:
-    """Validate inputs as the library does (spec §2.5) and protect the password (§2.6, §2.7)."""
+    """Validate inputs as the library does and protect the password (AES key field, the 1200-marker quirk)."""
     if len(ssid) > MAX_SSID:
         raise LocalProtocolError(f"SSID is at most {MAX_SSID} bytes")
     if len(password) > MAX_PASSWORD:
@@ -162,10 +162,10 @@ class ReceivedProfile:
 
 
 def open_message(message: SmartConfigMessage, key: bytes | None) -> ReceivedProfile:
-    """Turn a decoded message into a profile (spec §9 Q1).
+    """Turn a decoded message into a profile (key handling: an emulator choice, docs/simplelink.md).
 
     With a device key configured and marker 1200 the key field is decrypted; otherwise it is taken as plaintext
-    under both 1199 and 1200 (the §2.7 quirk). A wrong key gives a garbage password, not an error.
+    under both 1199 and 1200 (smartconfiglib2's 1200-marker quirk). A wrong key gives a garbage password, not an error.
     """
     if not message.ssid:
         raise SmartConfigDecodeError("empty SSID")
@@ -185,7 +185,7 @@ class Datagram:
 
 
 def air_schedule(symbols: list[int], group: int = 0) -> Iterator[Datagram]:
-    """The endless send loop of spec §2.1: blocks of four rounds, a sync datagram before every symbol.
+    """smartconfiglib2's endless send loop: blocks of four rounds, a sync datagram before every symbol.
 
     The sync alternation restarts at 3 at each block; the block's last datagram carries the extra 100 ms.
     """

@@ -1,10 +1,10 @@
-"""The optional AES-128 protection of the SmartConfig key field (smartconfiglib2, spec §2.6).
+"""The optional AES-128 protection of the SmartConfig key field (smartconfiglib2).
 
 Each password chunk of up to 32 bytes becomes a 32-byte block (``[n] + chunk + zero pad`` when n < 32), XORed
 with two single-block OFB keystreams ``AES-ECB_K(IV)`` whose IVs differ only in their last byte. The output is
 16 bytes when n < 16. Decryption is the same XOR followed by the first-byte rule (a length byte is < 0x20,
 passphrase characters are printable). A wrong key yields garbage, never an exception: the device then fails
-to join with that garbage password (spec §9 Q1).
+to join with that garbage password (an emulator choice, docs/simplelink.md).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def decrypt_chunk(key: bytes, data: bytes, iv_last: int) -> bytes:
 
 
 def protect(password: bytes, key: bytes | None) -> bytes:
-    """The key field for ``password``: plaintext when ``key`` is None or empty (the §2.7 quirk)."""
+    """The key field for ``password``: plaintext when ``key`` is None or empty (the 1200-marker quirk)."""
     check_key(key)
     if not key:
         return password

@@ -1,4 +1,4 @@
-"""SmartConfig receiver core: payload lengths in, decoded messages out (spec §2.8, §9 Q1/Q2/Q8).
+"""SmartConfig receiver core: payload lengths in, decoded messages out (recipe and choices in docs/simplelink.md).
 
 Feed every received length with :meth:`SmartConfigDecoder.receive_length` and drain :meth:`next_event`.
 

@@ -1,7 +1,7 @@
 """The simulated radio environment the emulated device joins during profile confirmation, and security codes.
 
 Pure data and rules: which access points exist (SSID, security, passphrase, whether DHCP answers) and how a
-profile's join ends (spec §5.5 statuses 1-3). With no access points and ``accept_any`` every SSID is reachable
+profile's join ends (SWRA513 Table 9-1 results 1-3). With no access points and ``accept_any`` every SSID is reachable
 with any key, which is the emulator's default so a transmitter or an app can provision it without setup.
 """
 
@@ -15,7 +15,7 @@ from .provisioning import JoinOutcome, Profile
 
 
 class SecurityType(enum.IntEnum):
-    """Host-API ``SL_WLAN_SEC_TYPE_*`` values (spec §3.4)."""
+    """Host-API ``SL_WLAN_SEC_TYPE_*`` values (SDK ``wlan.h``)."""
 
     OPEN = 0
     WEP = 1
@@ -26,7 +26,7 @@ class SecurityType(enum.IntEnum):
     WPA_PMK = 15
 
 
-# __SL_P_P.B codes the device accepts (spec §3.4 emulator rule / §9 Q4): Starter Pro 0-3, [CSAPP] 4, SWRA513 5,
+# __SL_P_P.B codes the device accepts (an emulator choice, docs/simplelink.md): Starter Pro 0-3, [CSAPP] 4, SWRA513 5,
 # host values 11 and 12.
 FORM_SECURITY: dict[int, SecurityType] = {
     0: SecurityType.OPEN,
@@ -39,7 +39,7 @@ FORM_SECURITY: dict[int, SecurityType] = {
     12: SecurityType.WPA3,
 }
 
-# /netlist.txt digits: 0 open, 1 WEP, 3 WPA/WPA2, 5 WPA3 (reads right under both conventions, spec §9 Q4)
+# /netlist.txt digits: 0 open, 1 WEP, 3 WPA/WPA2, 5 WPA3 (reads right under both conventions; docs/simplelink.md)
 NETLIST_DIGIT: dict[SecurityType, str] = {
     SecurityType.OPEN: "0",
     SecurityType.WEP: "1",

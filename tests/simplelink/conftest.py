@@ -16,8 +16,8 @@ from emulators.clock import ManualClock
 from emulators.events import Event
 from emulators.harness import running
 from emulators.runner import Suite
+from emulators.simplelink.client.transmitter import SmartConfigTransmitter
 from emulators.simplelink.emulator import SimpleLinkEmulator
-from emulators.simplelink.transmitter import SmartConfigTransmitter
 from protocols.simplelink import smartconfig as sc
 
 HOST = {"Host": "mysimplelink.net"}

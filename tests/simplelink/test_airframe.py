@@ -1,4 +1,4 @@
-"""802.11 frame-length arithmetic and the monitor-mode calibrator (spec §2.11)."""
+"""802.11 frame-length arithmetic and the monitor-mode calibrator."""
 
 from __future__ import annotations
 

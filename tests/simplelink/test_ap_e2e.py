@@ -14,7 +14,7 @@ import pytest
 from emulators.clock import ManualClock
 from emulators.harness import running
 from emulators.routes import openapi_paths
-from emulators.simplelink.apclient import ApProvisioningClient
+from emulators.simplelink.client.ap import ApProvisioningClient
 from tests.simplelink.conftest import HOST, QUIET, Rig
 
 INSTANT = {"connect_delay": 0.0, "ip_delay": 0.0, "start": "apsc"}
@@ -41,7 +41,7 @@ async def test_https_with_redirect(rig: Rig, overrides: dict[str, Any]) -> None:
     client = ApProvisioningClient(rig.url, rig.session)
     result = await client.provision("HomeNet", "secret123")
     assert result.base_url.startswith("https://") and result.result == "5"
-    assert any(e.data.get("https") for e in rig.events("http_request"))
+    assert any(e.data.get("https") for e in rig.events("request"))
 
 
 @pytest.mark.parametrize("overrides", [{"start": "ap"}])
@@ -78,7 +78,7 @@ async def test_bad_input_is_answered_logged_and_harmless(rig: Rig, overrides: di
         assert status == 400 and text.startswith("Bad Request")
     async with rig.session.post(rig.url + "/api/1/wlan/profile_add", data=b"x" * 70_000) as resp:
         assert resp.status == 413
-    assert len(rig.events("http_rejected")) == len(bad)
+    assert len(rig.events("bad_request")) == len(bad)
     assert rig.emu.store.listing() == before
     assert rig.trace() == ["PA"]
     assert (await rig.post("/api/1/wlan/confirm_req"))[0] == 204  # still serving, state intact
@@ -209,7 +209,7 @@ async def test_auto_provisioning_e2e(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 @pytest.mark.parametrize("overrides", [INSTANT])
 async def test_spec_curl_session(rig: Rig, overrides: dict[str, Any]) -> None:
-    """The exact requests of spec §8, made by curl (an independent client)."""
+    """The exact requests the apps make (docs/simplelink.md, the curl session), made by curl (an independent client)."""
 
     async def curl(*args: str) -> str:
         proc = await asyncio.create_subprocess_exec(

@@ -1,4 +1,4 @@
-"""AP-mode HTTP API core: routing, form parsing, every security code, token memory, rendering (spec §3)."""
+"""AP-mode HTTP API core: routing, form parsing, every security code, token memory, rendering (SWRA513 Table 9-1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Host<->NWP structures: sizes and field layout (spec §5.3, §5.5-§5.7)."""
+"""Host<->NWP structures: sizes and field layout (SDK protocol.h, wlan.h, device.h)."""
 
 from __future__ import annotations
 

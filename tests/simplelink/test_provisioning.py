@@ -1,4 +1,4 @@
-"""The provisioning state machine core (spec §5): commands, return codes, blocking, timers, every status."""
+"""The provisioning state machine core (SWRA513 §7): commands, return codes, blocking, timers, every status."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seven sequence scenarios of SWRA513 chapter 8 (spec §6) as ordered expectations on the event stream,
+"""The seven sequence scenarios of SWRA513 chapter 8 as ordered expectations on the event stream,
 driven as the app (HTTP, SmartConfig over UDP) and the host (control API) would drive a real device.
 """
 

@@ -143,3 +143,19 @@ async def test_mdns_discovery(rig: Rig, overrides: dict[str, Any]) -> None:
         await browser_zc.async_close()
     assert await rig.get("/param_cfg_result.txt") == (200, "5")
     await rig.wait("mdns_unregistered", timeout=10)
+
+
+@pytest.mark.parametrize("overrides", [{"udp_broadcast": True, "broadcast_address": "127.0.0.1"}])
+async def test_discovery_broadcast_repeats_on_the_emulator_clock(rig: Rig, overrides: dict[str, Any]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        rig.emu.config.broadcast_udp = listener.getsockname()[1]
+        assert await rig.start("START_MODE_SC", timeout=600) == 0
+        await rig.smartconfig("HomeNet", "secret123")
+        rig.advance(1.0)
+        rig.advance(0.5)
+        assert len(rig.events("udp_broadcast")) == 1
+        await asyncio.sleep(0.2)  # the ticker runs in real time, but the manual clock stands still
+        assert len(rig.events("udp_broadcast")) == 1
+        rig.advance(rig.emu.config.broadcast_interval)
+        assert len(rig.events("udp_broadcast")) == 2

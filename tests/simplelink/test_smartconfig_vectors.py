@@ -1,4 +1,4 @@
-"""The spec §2.10 vectors in both directions, the AES key field, the air schedule and the library's limits."""
+"""The smartconfiglib2 vectors in both directions, the AES key field, the air schedule and the library's limits."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_vectors_decode(
 
 
 def test_v2_without_device_key_keeps_ciphertext_as_password() -> None:
-    """Spec §9 Q1: no key configured -> the key field is taken as plaintext, even under 1200."""
+    """No key configured -> the key field is taken as plaintext, even under 1200."""
     assert decode_all(V2).password == V2_KEY_FIELD
 
 
@@ -97,7 +97,7 @@ def test_wrong_key_gives_garbage_not_error() -> None:
 
 
 def test_v2b_at_a_keyed_device_decrypts_to_garbage() -> None:
-    """Spec §9 Q1: with a device key, marker 1200 means decrypt, even when the app sent plaintext."""
+    """With a device key, marker 1200 means decrypt, even when the app sent plaintext."""
     assert decode_all([1200 if s == 1199 else s for s in V1], KEY).password != b"password123"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from emulators.cli import main
-from emulators.simplelink.transmitter import SmartConfigTransmitter
+from emulators.simplelink.client.transmitter import SmartConfigTransmitter
 from protocols.simplelink.errors import LocalProtocolError
 from tests.simplelink.test_smartconfig_vectors import V1
 
@@ -106,7 +106,7 @@ def test_cli_send(capsys: pytest.CaptureFixture[str]) -> None:
 
 async def test_cli_send_stops_on_discovery() -> None:
     """--stop-on-discovery listens for the '<ip>,<name>' UDP 1501 broadcast (port 1501 on loopback)."""
-    from emulators.simplelink.cli import _discovery_listener
+    from emulators.simplelink.client.commands import _discovery_listener
 
     stop = asyncio.Event()
     try:

@@ -110,7 +110,7 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 async def _send(args: argparse.Namespace) -> int:
-    from emulators.simplelink.transmitter import SmartConfigTransmitter
+    from emulators.simplelink.client.transmitter import SmartConfigTransmitter
 
     try:
         symbols = _symbols(args)
@@ -183,7 +183,7 @@ def _decode_pcap(args: argparse.Namespace) -> int:
 async def _ap_provision(args: argparse.Namespace) -> int:
     import aiohttp
 
-    from emulators.simplelink.apclient import ApProvisioningClient
+    from emulators.simplelink.client.ap import ApProvisioningClient
 
     async with aiohttp.ClientSession() as session:
         client = ApProvisioningClient(args.url, session)

@@ -1,10 +1,10 @@
-"""The SmartConfig transmitter: TI smartconfiglib2's symbol stream and timing (spec §2.1) over UDP.
+"""The SmartConfig transmitter: TI smartconfiglib2's symbol stream and timing over UDP.
 
 Loopback by default: unicast to 127.0.0.1:15000, or the 224.0.0.235 group with IP_MULTICAST_IF 127.0.0.1,
 TTL 0 and multicast loop on. A real network is used only when the caller names it (``--interface`` for the
 multicast interface, or a non-loopback ``--target``) — that is how a real CC32xx device is provisioned.
 Pacing is real time by default (10 ms per datagram, 100 ms per block of four rounds) scaled by ``pace``; tests
-inject ``sleep`` or use pace 0.
+inject ``sleep`` and ``clock`` (which also times ``elapsed_seconds``) or use pace 0.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -86,10 +85,9 @@ class SmartConfigTransmitter:
     ) -> TransmitStats:
         """Send until ``duration`` of scheduled air time, ``datagrams`` sent, or ``stop`` is set."""
         sock = self._socket()
-        started = time.monotonic()
         loop = asyncio.get_running_loop()
         now = self.clock or loop.time
-        deadline = now()
+        started = deadline = now()
         try:
             for n, dgram in enumerate(sc.air_schedule(self.symbols, self.group)):
                 if datagrams is not None and n >= datagrams:
@@ -114,5 +112,5 @@ class SmartConfigTransmitter:
                     await asyncio.sleep(0)  # unpaced: let an in-process receiver drain its socket (one per turn)
         finally:
             sock.close()
-            self.stats.elapsed_seconds = time.monotonic() - started
+            self.stats.elapsed_seconds = now() - started
         return self.stats
