@@ -7,7 +7,7 @@ Each transport session owns one ``DeviceSession``. Invariants:
 - any rejected input raises ``RemoteError`` (``CredentialsMismatch`` for a wrong PoP/password) and leaves the
   state where the device leaves it: a failed Cmd1 keeps ``CMD1``, so only a new Cmd0 recovers;
 - no reply is produced for a failure: the transport closes (HTTP) or answers with an ATT error (BLE).
-Randomness comes from the ``rng`` callable so the spec's known-answer vectors can be replayed.
+Randomness comes from the ``rng`` callable so published known-answer vectors can be replayed.
 """
 
 from __future__ import annotations
