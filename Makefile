@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 STATE_DIR ?= .provemu
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint unit bench fuzz proto clean image image-test
+.PHONY: venv run test lint unit bench fuzz proto events-doc clean image image-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("provemu needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -36,6 +36,9 @@ bench: venv
 
 fuzz: venv
 	$(PY) -m pytest -q tests -k "garbage or fuzz" -p no:cacheprovider
+
+events-doc: venv
+	$(PY) -m tools.render_events
 
 proto: venv
 	$(PY) -m tools.generate_proto

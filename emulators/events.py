@@ -31,6 +31,12 @@ SHARED_KINDS: dict[str, str] = {
 """What every emulator does, under one name each; an emulator's own kinds come from its catalogue."""
 
 
+SUITE_KINDS: dict[str, str] = {
+    "ready": "every emulator of the process is listening (data: listeners by emulator); emulator `suite`",
+}
+"""What the process itself reports, as the emulator named `suite`."""
+
+
 def catalogue(own: dict[str, str]) -> dict[str, str]:
     """An emulator's event catalogue: the shared kinds plus its own, which must not redefine a shared one."""
     clash = sorted(set(own) & set(SHARED_KINDS))

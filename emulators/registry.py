@@ -23,6 +23,11 @@ class EmulatorSpec:
     fixture: str  # the pytest plugin's fixture for one running instance
     docs: str  # the user documentation page, relative to the repository root
 
+    @property
+    def events(self) -> str:
+        """"module:attribute" of the emulator's event catalogue (kind -> meaning)."""
+        return f"emulators.{self.name}.events:EVENT_KINDS"
+
 
 SPECS: tuple[EmulatorSpec, ...] = (
     EmulatorSpec("esp", "an ESP32 node in Wi-Fi provisioning mode (protocomm over SoftAP HTTP and BLE)",
@@ -76,6 +81,11 @@ def _warn_once(name: str, exc: ImportError) -> None:
 def load(target: str) -> Any:
     module_name, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module_name), attribute)
+
+
+def event_catalogue(name: str) -> dict[str, str]:
+    catalogue: dict[str, str] = load(BY_NAME[name].events)
+    return catalogue
 
 
 def emulator_class(name: str) -> Any:

@@ -88,7 +88,7 @@ class Suite:
         except BaseException:
             await self.stop()
             raise
-        self.events.emit("suite", "ready", listeners=self.listener_map())
+        self.events.emit("suite", "ready", listeners=self.listener_map())  # in events.SUITE_KINDS
 
     async def _start_control(self) -> None:
         app = build_control_app(self.emulators, self.events)
