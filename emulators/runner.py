@@ -6,10 +6,10 @@ import asyncio
 import errno
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -19,7 +19,10 @@ from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.clock import Clock, SystemClock
 from emulators.control import build_control_app
 from emulators.events import EventLog
+from emulators.listeners import start_site
 from emulators.state import StateStore
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -96,9 +99,7 @@ class Suite:
                                shutdown_timeout=1.0)
         await runner.setup()
         self._control_runner = runner
-        site = web.TCPSite(runner, self.serve.host, self.serve.control_port)
-        await _bind("control", site.start())
-        port = _bound_port(site, self.serve.control_port)
+        port = await _bind("control", start_site(runner, self.serve.host, self.serve.control_port))
         self.control_listener = Listener("control", "http", self.serve.host, port)
 
     async def stop(self) -> None:
@@ -141,18 +142,12 @@ class Suite:
         return "provemu ready: " + " ".join(parts)
 
 
-async def _bind(what: str, awaitable: Any) -> None:
+async def _bind(what: str, awaitable: Awaitable[T]) -> T:
     try:
-        await awaitable
+        return await awaitable
     except OSError as exc:
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         raise StartupError(f"{what}: cannot listen: {reason}") from exc
-
-
-def _bound_port(site: web.TCPSite, configured: int) -> int:
-    server = site._server  # aiohttp exposes no public accessor for the port chosen for port 0
-    sockets = getattr(server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1]) if sockets else configured
 
 
 def default_configs(names: Sequence[str]) -> dict[str, Any]:

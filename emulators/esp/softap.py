@@ -11,6 +11,7 @@ import itertools
 from dataclasses import dataclass
 
 from emulators.esp.node import EmulatedNode
+from emulators.listeners import server_port
 from protocols.esp import httpd
 from protocols.esp.errors import RemoteError
 from protocols.esp.protocomm import UnknownEndpoint
@@ -43,7 +44,7 @@ class SoftApServer:
         # protocomm_httpd_start forgets the cookie and socket session ids
         self.sessions = self._new_sessions()
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = server_port(self._server)
 
     def _new_sessions(self) -> httpd.CookieSessions:
         return httpd.CookieSessions(lambda: int.from_bytes(self.node.rng(4), "big"))

@@ -16,6 +16,7 @@ from cryptography import x509
 from certs.pki import CertifiedKey, create_ca, issue_server_cert, load_certificate, load_private_key
 from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.faults import Fault, FaultPlan
+from emulators.listeners import server_port, start_site
 from emulators.nrf.coap import CoapApi, bound_port, install_drop_filter
 from emulators.nrf.config import NrfConfig
 from emulators.nrf.control import NrfControl
@@ -95,9 +96,10 @@ class NrfEmulator(Emulator):
         assert handlers is not None
         self._https = await asyncio.get_running_loop().create_server(
             lambda: TlsGate(self.service, handlers, context), host, self.config.https_port)
-        self._listeners.append(Listener("https", "https", host, int(self._https.sockets[0].getsockname()[1])))
+        self._listeners.append(Listener("https", "https", host, server_port(self._https)))
         if self.config.http_port is not None:
-            self._listeners.append(await _site(runner, "http", "http", host, self.config.http_port, None))
+            port = await start_site(runner, host, self.config.http_port)
+            self._listeners.append(Listener("http", "http", host, port))
         # The simple socket transport costs about a third less CPU per request than udp6, but cannot serve
         # an any-address (it would not know which address a request came to).
         transport = "udp6" if host in ("0.0.0.0", "::", "") else "simplesocketserver"
@@ -140,10 +142,3 @@ class NrfEmulator(Emulator):
 
     def control_routes(self) -> list[Route]:
         return self.control.routes()
-
-async def _site(runner: web.AppRunner, name: str, transport: str, host: str, port: int,
-                context: ssl.SSLContext | None) -> Listener:
-    site = web.TCPSite(runner, host, port, ssl_context=context)
-    await site.start()
-    sockets = getattr(site._server, "sockets", None) or []  # aiohttp has no public bound-port accessor
-    return Listener(name, transport, host, int(sockets[0].getsockname()[1]) if sockets else port)

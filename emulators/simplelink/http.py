@@ -15,6 +15,7 @@ import ssl
 from aiohttp import web
 
 from emulators.faults import NORMAL_DELIVERY
+from emulators.listeners import start_site
 from emulators.simplelink.device import SimpleLinkDevice
 from protocols.simplelink.apserver import ApAnswer, ApRequest
 
@@ -43,13 +44,9 @@ class DeviceHttpServer:
         self._runner = web.AppRunner(app, access_log=logging.getLogger("provemu.simplelink.access"))
         await self._runner.setup()
         if self.https_port is not None and self.ssl_context is not None:
-            secure = web.TCPSite(self._runner, self.host, self.https_port, ssl_context=self.ssl_context)
-            await secure.start()
-            self.https_port = _port(secure)
+            self.https_port = await start_site(self._runner, self.host, self.https_port, self.ssl_context)
             self.device.ap.https_port = self.https_port
-        plain = web.TCPSite(self._runner, self.host, self.http_port)
-        await plain.start()
-        self.http_port = _port(plain)
+        self.http_port = await start_site(self._runner, self.host, self.http_port)
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -90,8 +87,3 @@ class DeviceHttpServer:
             "request", transport=transport, method=head.method, path=head.path, status=status, https=head.secure
         )
 
-
-def _port(site: web.TCPSite) -> int:
-    server = site._server  # aiohttp exposes no public accessor for the port chosen for port 0
-    sockets = getattr(server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1])
