@@ -8,7 +8,6 @@ reply that is malformed or fails verification raises ``RemoteError``.
 from __future__ import annotations
 
 import abc
-import os
 from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -78,7 +77,7 @@ class Sec0Client(ClientSession):
 class Sec1Client(ClientSession):
     version = 1
 
-    def __init__(self, pop: bytes, rng: Rng = os.urandom) -> None:
+    def __init__(self, pop: bytes, *, rng: Rng) -> None:
         super().__init__()
         self.pop = pop
         self.rng = rng
@@ -135,7 +134,8 @@ class Sec2Client(ClientSession):
         password: bytes,
         username: bytes = DEFAULT_USERNAME.encode(),
         patch_ver: int = 1,
-        rng: Rng = os.urandom,
+        *,
+        rng: Rng,
     ) -> None:
         super().__init__()
         self.username = username
@@ -182,13 +182,13 @@ class Sec2Client(ClientSession):
 
 
 def client_for(
-    security: int, pop: str = "", username: str = DEFAULT_USERNAME, patch_ver: int = 1, rng: Rng = os.urandom
+    security: int, pop: str = "", username: str = DEFAULT_USERNAME, patch_ver: int = 1, *, rng: Rng
 ) -> ClientSession:
     """The client engine for a security version; for Security 2 ``pop`` is the SRP password."""
     if security == 0:
         return Sec0Client()
     if security == 1:
-        return Sec1Client(pop.encode(), rng)
+        return Sec1Client(pop.encode(), rng=rng)
     if security == 2:
-        return Sec2Client(pop.encode(), username.encode(), patch_ver, rng)
+        return Sec2Client(pop.encode(), username.encode(), patch_ver, rng=rng)
     raise LocalError(f"unknown security version {security}")

@@ -9,7 +9,6 @@ a fresh Wi-Fi manager. Drivers call ``advance(now)`` before each request and rea
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -81,7 +80,8 @@ class ProvisioningDevice:
         resolve: Callable[[bytes, bytes], Outcome],
         sign: Callable[[bytes], bytes] | None = None,
         on_mapping: Callable[[MappingRecord], None] | None = None,
-        rng: Rng = os.urandom,
+        *,
+        rng: Rng,
     ) -> None:
         spec.validate()
         self.spec = spec
@@ -148,8 +148,8 @@ class ProvisioningDevice:
         if self.spec.security == 0:
             return Sec0Session()
         if self.spec.security == 1:
-            return Sec1Session(self.spec.pop.encode(), self.rng)
-        return Sec2Session(self.spec.sec2_salt, self._verifier, self.spec.sec_patch_ver, self.rng)
+            return Sec1Session(self.spec.pop.encode(), rng=self.rng)
+        return Sec2Session(self.spec.sec2_salt, self._verifier, self.spec.sec_patch_ver, rng=self.rng)
 
     def advance(self, now: float) -> list[StationChange]:
         changes = self.wifi.advance(now)

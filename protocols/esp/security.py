@@ -15,7 +15,6 @@ from __future__ import annotations
 import abc
 import enum
 import hmac
-import os
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -120,7 +119,7 @@ class Sec1Session(DeviceSession):
 
     version = 1
 
-    def __init__(self, pop: bytes, rng: Rng = os.urandom) -> None:
+    def __init__(self, pop: bytes, *, rng: Rng) -> None:
         super().__init__()
         self.pop = pop
         self.rng = rng
@@ -191,7 +190,7 @@ class Sec2Session(DeviceSession):
 
     version = 2
 
-    def __init__(self, salt: bytes, verifier: bytes, patch_ver: int = 1, rng: Rng = os.urandom) -> None:
+    def __init__(self, salt: bytes, verifier: bytes, patch_ver: int = 1, *, rng: Rng) -> None:
         super().__init__()
         self.salt = salt
         self.verifier = verifier

@@ -1,9 +1,11 @@
+
 """End to end over BLE: the emulator's bumble GATT peripheral and the fake app's bumble central on one
 in-process virtual link (ESP-IDF protocomm_nimble.c; bumble's LocalLink)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +91,7 @@ async def test_gatt_layout_names_and_exchange_rules(tmp_path: Path) -> None:
             assert await chars["proto-ver"].read_value() == info  # the reply stays on the characteristic
             with pytest.raises(TransportError):  # longer than the 512-byte ATT value limit
                 await transport.send("prov-session", b"\x00" * 513)
-            client = Sec1Client(b"abcd1234")
+            client = Sec1Client(b"abcd1234", rng=os.urandom)
             request: bytes | None = client.start()
             while request is not None:
                 request = client.receive(await transport.send("prov-session", request))
@@ -105,7 +107,7 @@ async def test_wrong_pop_over_ble(tmp_path: Path, flavour: str, link_survives: b
         name = suite.emulators["esp"].listeners()[0].name
         transport = await BleCentralTransport.connect(name)
         try:
-            client = Sec1Client(b"wrong-pop")
+            client = Sec1Client(b"wrong-pop", rng=os.urandom)
             cmd1 = client.receive(await transport.send("prov-session", client.start()))
             assert cmd1 is not None
             with pytest.raises(TransportError):

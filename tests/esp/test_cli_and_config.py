@@ -1,8 +1,10 @@
+
 """The ``provemu serve esp`` / ``provemu esp provision`` commands as processes, and config expansion."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -102,13 +104,13 @@ def test_app_info_and_legacy_proto_ver_from_config() -> None:
     from protocols.esp.wifi import WifiEnvironment
 
     (node,) = node_settings(EspConfig(security=1, app_info=[{"label": "rmaker", "ver": "1.0", "cap": ["claim"]}]))
-    device = ProvisioningDevice(node.spec, WifiEnvironment(), WifiEnvironment().attempt)
+    device = ProvisioningDevice(node.spec, WifiEnvironment(), WifiEnvironment().attempt, rng=os.urandom)
     assert device.version().render() == (
         b'{\n\t"rmaker":\t{\n\t\t"ver":\t"1.0",\n\t\t"cap":\t["claim"]\n\t},\n\t"prov":\t{\n\t\t"ver":\t"v1.1",\n\t\t'
         b'"sec_ver":\t1,\n\t\t"sec_patch_ver":\t0,\n\t\t"cap":\t["wifi_scan"]\n\t}\n}')
     (legacy,) = node_settings(EspConfig(security=1, legacy_proto_ver=True))
-    info = parse_version_info(ProvisioningDevice(legacy.spec, WifiEnvironment(), WifiEnvironment().attempt)
-                              .version().render())
+    legacy_device = ProvisioningDevice(legacy.spec, WifiEnvironment(), WifiEnvironment().attempt, rng=os.urandom)
+    info = parse_version_info(legacy_device.version().render())
     assert "sec_ver" not in info.prov and info.security == 1
     with pytest.raises(ConfigError):
         node_settings(EspConfig(security=2, legacy_proto_ver=True))

@@ -1,8 +1,10 @@
+
 """Garbage in: every decoder and device-side entry point may only raise its module's remote-error type."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -50,7 +52,8 @@ def test_client_readers(data: bytes) -> None:
 @settings(max_examples=100, deadline=None)
 @given(GARBAGE)
 def test_device_session_engines(data: bytes) -> None:
-    for session in (Sec0Session(), Sec1Session(b"abcd1234"), Sec2Session(SALT, VERIFIER)):
+    sessions = (Sec0Session(), Sec1Session(b"abcd1234", rng=os.urandom), Sec2Session(SALT, VERIFIER, rng=os.urandom))
+    for session in sessions:
         only_remote(session.handle_session, data)
         only_remote(session.decrypt, data)
 
@@ -58,7 +61,7 @@ def test_device_session_engines(data: bytes) -> None:
 @settings(max_examples=100, deadline=None)
 @given(GARBAGE)
 def test_client_session_engines(data: bytes) -> None:
-    for client in (Sec0Client(), Sec1Client(b"abcd1234"), Sec2Client(b"abcd1234")):
+    for client in (Sec0Client(), Sec1Client(b"abcd1234", rng=os.urandom), Sec2Client(b"abcd1234", rng=os.urandom)):
         client.start()
         only_remote(client.receive, data)
 
@@ -67,7 +70,7 @@ def _device(security: int) -> ProvisioningDevice:
     spec = DeviceSpec(name="PROV_TEST", security=security, rainmaker="both", node_id="n" * 22,
                       timings=Timings.instant(), custom_endpoints=("custom-data",))
     env = WifiEnvironment()
-    return ProvisioningDevice(spec, env, env.attempt, sign=lambda c: b"sig")
+    return ProvisioningDevice(spec, env, env.attempt, sign=lambda c: b"sig", rng=os.urandom)
 
 
 @settings(max_examples=60, deadline=None)

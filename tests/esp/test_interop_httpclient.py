@@ -1,3 +1,4 @@
+
 """Interop with an independent HTTP client: the standard library's ``http.client`` used exactly as esp_prov's
 ``transport_http.py`` uses it (one persistent connection, ``Set-Cookie`` echoed as ``Cookie``, esp_prov's
 headers and proto-ver probe bodies)."""
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import os
 from pathlib import Path
 
 from emulators.harness import running
@@ -32,7 +34,7 @@ class EspProvHttp:
 def esp_prov_flow(host: str, port: int, security: int) -> list[str]:
     http = EspProvHttp(host, port)
     caps = parse_version_info(http.send("proto-ver", b"---")).capabilities
-    session = Sec1Client(b"abcd1234") if security == 1 else Sec2Client(b"abcd1234")
+    session = Sec1Client(b"abcd1234", rng=os.urandom) if security == 1 else Sec2Client(b"abcd1234", rng=os.urandom)
     request: bytes | None = session.start()
     while request is not None:
         request = session.receive(http.send("prov-session", request))

@@ -1,6 +1,9 @@
+
 """RainMaker node-side handlers (esp_rmaker_user_mapping.c, esp_rmaker_chal_resp.c) and identity conventions."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -49,9 +52,9 @@ def test_user_mapping_wrong_case_and_unknown_msg() -> None:
 
 def test_empty_reply_cannot_be_encrypted_under_security1() -> None:
     spec = DeviceSpec(name="PROV_x", security=1, rainmaker="user_assoc", node_id="N" * 22)
-    device = ProvisioningDevice(spec, WifiEnvironment(), WifiEnvironment().attempt, sign=lambda c: b"")
+    device = ProvisioningDevice(spec, WifiEnvironment(), WifiEnvironment().attempt, sign=lambda c: b"", rng=os.urandom)
     device.protocomm.new_transport_session(7)
-    client = Sec1Client(b"abcd1234")
+    client = Sec1Client(b"abcd1234", rng=os.urandom)
     request: bytes | None = client.start()
     while request is not None:
         request = client.receive(device.handle(7, "prov-session", request, 0.0).data)

@@ -34,12 +34,12 @@ def handshake(device: Sec1Session | Sec2Session, client: Sec1Client | Sec2Client
 
 def test_sec0_rejects_other_versions() -> None:
     with pytest.raises(RemoteError):
-        Sec0Session().handle_session(Sec1Client(b"x").start())
+        Sec0Session().handle_session(Sec1Client(b"x", rng=os.urandom).start())
 
 
 def test_sec1_wrong_pop_is_credentials_mismatch_without_reply() -> None:
-    device = Sec1Session(b"abcd1234")
-    client = Sec1Client(b"wrong")
+    device = Sec1Session(b"abcd1234", rng=os.urandom)
+    client = Sec1Client(b"wrong", rng=os.urandom)
     cmd1 = client.receive(device.handle_session(client.start()))
     assert cmd1 is not None
     with pytest.raises(CredentialsMismatch):
@@ -50,7 +50,7 @@ def test_sec1_wrong_pop_is_credentials_mismatch_without_reply() -> None:
 
 
 def test_sec1_no_pop_mode() -> None:
-    device, client = Sec1Session(b""), Sec1Client(b"")
+    device, client = Sec1Session(b"", rng=os.urandom), Sec1Client(b"", rng=os.urandom)
     handshake(device, client)
     assert device.decrypt(client.encrypt(b"hello")) == b"hello"
 
@@ -60,7 +60,7 @@ def test_sec1_cmd1_before_cmd0_fails() -> None:
     req.sec1.msg = pb.sec1.Session_Command1
     req.sec1.sc1.client_verify_data = b"\x00" * 32
     with pytest.raises(RemoteError):
-        Sec1Session(b"abcd1234").handle_session(pb.encode(req))
+        Sec1Session(b"abcd1234", rng=os.urandom).handle_session(pb.encode(req))
 
 
 def test_sec1_bad_key_length_and_version() -> None:
@@ -68,22 +68,22 @@ def test_sec1_bad_key_length_and_version() -> None:
     req.sec1.msg = pb.sec1.Session_Command0
     req.sec1.sc0.client_pubkey = b"\x01" * 31
     with pytest.raises(RemoteError):
-        Sec1Session(b"p").handle_session(pb.encode(req))
+        Sec1Session(b"p", rng=os.urandom).handle_session(pb.encode(req))
     with pytest.raises(RemoteError):
-        Sec1Session(b"p").handle_session(Sec2Client(b"p").start())
+        Sec1Session(b"p", rng=os.urandom).handle_session(Sec2Client(b"p", rng=os.urandom).start())
 
 
 def test_new_cmd0_restarts_session() -> None:
-    device = Sec1Session(b"abcd1234")
-    handshake(device, Sec1Client(b"abcd1234"))
-    client = Sec1Client(b"abcd1234")
+    device = Sec1Session(b"abcd1234", rng=os.urandom)
+    handshake(device, Sec1Client(b"abcd1234", rng=os.urandom))
+    client = Sec1Client(b"abcd1234", rng=os.urandom)
     handshake(device, client)
     assert device.established and device.decrypt(client.encrypt(b"x")) == b"x"
 
 
 def test_sec2_wrong_password_and_username() -> None:
-    for client in (Sec2Client(b"wrong"), Sec2Client(b"abcd1234", username=b"other")):
-        device = Sec2Session(SALT, VERIFIER)
+    for client in (Sec2Client(b"wrong", rng=os.urandom), Sec2Client(b"abcd1234", username=b"other", rng=os.urandom)):
+        device = Sec2Session(SALT, VERIFIER, rng=os.urandom)
         cmd1 = client.receive(device.handle_session(client.start()))
         assert cmd1 is not None
         with pytest.raises(CredentialsMismatch):
@@ -97,11 +97,12 @@ def test_sec2_rejects_short_a_and_empty_username() -> None:
         req.sec2.sc0.client_username = username
         req.sec2.sc0.client_pubkey = b"\x02" * a_len
         with pytest.raises(RemoteError):
-            Sec2Session(SALT, VERIFIER).handle_session(pb.encode(req))
+            Sec2Session(SALT, VERIFIER, rng=os.urandom).handle_session(pb.encode(req))
 
 
 def test_sec2_patch1_counter_and_failed_decrypt_does_not_advance() -> None:
-    device, client = Sec2Session(SALT, VERIFIER, 1), Sec2Client(b"abcd1234", patch_ver=1)
+    device = Sec2Session(SALT, VERIFIER, 1, rng=os.urandom)
+    client = Sec2Client(b"abcd1234", patch_ver=1, rng=os.urandom)
     handshake(device, client)
     for i in range(3):
         assert device.decrypt(client.encrypt(bytes([i]))) == bytes([i])
@@ -113,7 +114,8 @@ def test_sec2_patch1_counter_and_failed_decrypt_does_not_advance() -> None:
 
 
 def test_sec2_patch_mismatch_breaks_the_session() -> None:
-    device, client = Sec2Session(SALT, VERIFIER, 1), Sec2Client(b"abcd1234", patch_ver=0)
+    device = Sec2Session(SALT, VERIFIER, 1, rng=os.urandom)
+    client = Sec2Client(b"abcd1234", patch_ver=0, rng=os.urandom)
     handshake(device, client)
     assert device.decrypt(client.encrypt(b"a")) == b"a"
     device.encrypt(b"b")
@@ -123,9 +125,9 @@ def test_sec2_patch_mismatch_breaks_the_session() -> None:
 
 def test_client_misuse_is_local_error() -> None:
     with pytest.raises(LocalError):
-        Sec1Client(b"x").encrypt(b"data")
+        Sec1Client(b"x", rng=os.urandom).encrypt(b"data")
     with pytest.raises(LocalError):
-        Sec2Client(b"x").receive(b"")
+        Sec2Client(b"x", rng=os.urandom).receive(b"")
 
 
 # --- model check: device engine vs the HANDSHAKE table ----------------------------------------------------------
@@ -133,7 +135,7 @@ class _Driver:
     """Produces protocol inputs for a Security 1 device and tracks a reference client."""
 
     def __init__(self) -> None:
-        self.device = Sec1Session(b"abcd1234")
+        self.device = Sec1Session(b"abcd1234", rng=os.urandom)
         self.client: Sec1Client | None = None
         self.cmd1: bytes | None = None
 
@@ -141,7 +143,7 @@ class _Driver:
         """Feed one input; True when the device accepted it."""
         try:
             if event is HandshakeInput.CMD0:
-                self.client = Sec1Client(b"abcd1234")
+                self.client = Sec1Client(b"abcd1234", rng=os.urandom)
                 self.cmd1 = self.client.receive(self.device.handle_session(self.client.start()))
             elif event is HandshakeInput.CMD1_OK:
                 self.device.handle_session(self.cmd1 or _cmd1_zero())
@@ -194,7 +196,7 @@ def test_sec1_state_machine_follows_table(events: list[HandshakeInput]) -> None:
 @given(st.lists(st.sampled_from(["cmd0", "cmd1", "data", "garbage"]), max_size=8), st.binary(max_size=64))
 def test_sec2_any_order_only_raises_remote_error(steps: list[str], junk: bytes) -> None:
     device = Sec2Session(SALT, VERIFIER, 1, rng=os.urandom)
-    client = Sec2Client(b"abcd1234")
+    client = Sec2Client(b"abcd1234", rng=os.urandom)
     pending: bytes | None = None
     for step in steps:
         try:

@@ -1,9 +1,11 @@
+
 """End to end over real loopback sockets: the emulator's SoftAP HTTP transport driven by the fake app and by raw
 bytes (close-without-reply semantics, cookies, 404/405, body limits), Wi-Fi outcomes, RainMaker, fleets, state."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +106,7 @@ async def test_wrong_credentials_close_without_reply_and_node_keeps_serving(tmp_
         assert mismatch.data["transport"] == "softap"
         # raw view: the failing Cmd1 gets zero bytes back
         transport = SoftApTransport(listener.host, listener.port)
-        client = Sec1Client(b"another-wrong")
+        client = Sec1Client(b"another-wrong", rng=os.urandom)
         cmd1 = client.receive(await transport.send("prov-session", client.start()))
         assert cmd1 is not None
         with pytest.raises(TransportError, match="without response"):
@@ -133,7 +135,7 @@ async def test_bad_input_is_answered_like_the_device(tmp_path: Path) -> None:
         assert await raw_exchange(listener, post("prov-config", msgs.get_status() + bytes(16))) == b""
         # malformed protobuf and wrong security version
         assert await raw_exchange(listener, post("prov-session", b"\xff\xff\xff")) == b""
-        assert await raw_exchange(listener, post("prov-session", Sec1Client(b"x").start())) == b""
+        assert await raw_exchange(listener, post("prov-session", Sec1Client(b"x", rng=os.urandom).start())) == b""
         # body limits
         assert await raw_exchange(listener, post("prov-session", b"x" * 4097)) == b""
         assert await raw_exchange(listener, post("prov-session", b"")) == b""
@@ -164,7 +166,7 @@ async def test_cookie_session_survives_reconnect(tmp_path: Path) -> None:
     async with running(["esp"], tmp_path, {"esp": INSTANT}) as suite:
         listener = suite.emulators["esp"].listeners()[0]
         transport = SoftApTransport(listener.host, listener.port)
-        client = Sec2Client(b"abcd1234")
+        client = Sec2Client(b"abcd1234", rng=os.urandom)
         request: bytes | None = client.start()
         while request is not None:
             request = client.receive(await transport.send("prov-session", request))

@@ -77,8 +77,8 @@ RESP_SETCONFIG = H("08036a00")
 
 
 def test_sec1_known_answer() -> None:
-    device = Sec1Session(b"abcd1234", fixed(DEVICE_PRIV, DEVICE_RANDOM))
-    client = Sec1Client(b"abcd1234", fixed(CLIENT_PRIV))
+    device = Sec1Session(b"abcd1234", rng=fixed(DEVICE_PRIV, DEVICE_RANDOM))
+    client = Sec1Client(b"abcd1234", rng=fixed(CLIENT_PRIV))
     cmd0 = client.start()
     assert cmd0 == H("10015a25a201220a20") + CLIENT_PUB
     resp0 = device.handle_session(cmd0)
@@ -150,7 +150,7 @@ def test_sec2_srp_known_answer() -> None:
 
 def test_sec2_session_known_answer_and_wire_layout() -> None:
     verifier = compute_verifier(b"wifiprov", b"abcd1234", SALT)
-    device = Sec2Session(SALT, verifier, 1, fixed(B_PRIV, NONCE_PREFIX))
+    device = Sec2Session(SALT, verifier, 1, rng=fixed(B_PRIV, NONCE_PREFIX))
     client = Sec2Client(b"abcd1234", rng=fixed(A_PRIV))
     cmd0 = client.start()
     assert len(cmd0) == 406 and cmd0.startswith(H("1002629103a2018d030a08") + b"wifiprov" + H("128003"))

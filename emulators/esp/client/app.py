@@ -153,7 +153,7 @@ class ESPDevice:
         """Run the security handshake; False when the device refuses (wrong PoP/password closes the link)."""
         transport = self._require()
         patch = self.version_info.sec_patch_ver if self.version_info else 0
-        session = client_for(int(self.security), self.pop, self.username, patch, self.rng)
+        session = client_for(int(self.security), self.pop, self.username, patch, rng=self.rng)
         try:
             request: bytes | None = session.start()
             while request is not None:
