@@ -17,7 +17,7 @@ from emulators.aws.claims import create_claim
 from emulators.aws.config import AwsConfig
 from emulators.aws.keypool import KeyPool
 from emulators.aws.registry import Registry, RegistryError
-from emulators.faults import FaultPlan, fault_routes
+from emulators.faults import fault_routes
 from emulators.routes import (
     ANY_OBJECT,
     BAD_REQUEST,
@@ -38,6 +38,7 @@ from emulators.routes import (
 from protocols.aws.fleet_topics import is_valid_template_name
 from protocols.aws.policy import PolicyError, parse_policy
 from protocols.aws.templates import TemplateValidationError, parse_template
+from protocols.faults import FaultPlan
 
 _OPTIONAL_STRING = {"type": ["string", "null"]}
 TEMPLATE = obj(("templateName", "templateBody", "enabled", "defaultVersionId"), templateName=STRING,

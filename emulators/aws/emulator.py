@@ -15,9 +15,9 @@ from emulators.aws.keypool import KeyPool
 from emulators.aws.provisioning import FleetProvisioningService
 from emulators.aws.registry import Registry
 from emulators.base import Emulator, EmulatorContext, Listener
-from emulators.faults import FaultPlan
 from emulators.routes import Route
 from protocols.aws.broker import UNAUTHORIZED_ANSWERS
+from protocols.faults import FaultPlan
 
 ALPN_MQTT_CA = "x-amzn-mqtt-ca"
 PURGE_INTERVAL_SECONDS = 60.0

@@ -21,8 +21,8 @@ from emulators.aws.config import AwsConfig
 from emulators.aws.provisioning import FleetProvisioningService
 from emulators.aws.registry import Registry
 from emulators.clock import Clock
-from emulators.faults import FaultPlan
 from protocols.aws.broker import Broker, Connection, Effects, ProvisioningRequest
+from protocols.faults import FaultPlan
 
 log = logging.getLogger("provemu.aws")
 

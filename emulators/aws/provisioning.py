@@ -24,7 +24,6 @@ from emulators.aws.hook import call_hook
 from emulators.aws.keypool import KeyPool
 from emulators.aws.registry import Registry
 from emulators.clock import Clock
-from emulators.faults import Delivery, FaultPlan
 from protocols.aws.broker import ProvisioningRequest
 from protocols.aws.fleet_messages import (
     AcceptedResponse,
@@ -53,6 +52,7 @@ from protocols.aws.templates import (
     plan_certificate_status,
     plan_thing_change,
 )
+from protocols.faults import Delivery, FaultPlan
 
 if TYPE_CHECKING:
     from emulators.aws.config import AwsConfig

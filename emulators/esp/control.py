@@ -11,7 +11,7 @@ from aiohttp import web
 from emulators.config import ConfigError
 from emulators.esp.config import parse_access_point
 from emulators.esp.node import EmulatedNode
-from emulators.faults import FaultPlan, fault_routes
+from emulators.faults import fault_routes
 from emulators.routes import (
     BAD_REQUEST,
     BOOLEAN,
@@ -28,6 +28,7 @@ from emulators.routes import (
     obj,
 )
 from protocols.esp.wifi import WifiEnvironment
+from protocols.faults import FaultPlan
 
 
 class EspControl(Protocol):

@@ -12,10 +12,10 @@ from emulators.esp.control import control_routes
 from emulators.esp.node import FAULT_ACTIONS, EmulatedNode
 from emulators.esp.softap import SoftApServer
 from emulators.esp.store import EspStore
-from emulators.faults import FaultPlan
 from emulators.routes import Route
 from protocols.esp.security import Rng
 from protocols.esp.wifi import WifiEnvironment
+from protocols.faults import FaultPlan
 
 TICK_SECONDS = 0.1
 

@@ -17,13 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from emulators.clock import Clock
 from emulators.esp.config import NodeSettings
 from emulators.esp.store import EspStore
-from emulators.faults import TRANSPORT_ACTIONS, Delivery, FaultPlan, seconds_param
 from protocols.esp.device import ProvisioningDevice
 from protocols.esp.errors import CredentialsMismatch, RemoteError
 from protocols.esp.provisioning import Reply
 from protocols.esp.rainmaker import MappingRecord, qr_payload
 from protocols.esp.security import Rng
 from protocols.esp.wifi import AccessPoint, DisconnectReason, Outcome, ProvState, WifiEnvironment
+from protocols.faults import TRANSPORT_ACTIONS, Delivery, FaultPlan, seconds_param
 
 FAULT_ACTIONS = {
     "drop": "close the connection (BLE: fail the write) without a reply; match node, transport, endpoint",

@@ -21,8 +21,8 @@ import aiocoap.resource
 from aiocoap.numbers.codes import Code
 
 from emulators.clock import Clock
-from emulators.faults import Delivery, Fault
 from emulators.nrf.config import NrfConfig
+from protocols.faults import Delivery
 from protocols.nrf.service import Authenticated, Outcome, ProvisioningService, Reply
 
 log = logging.getLogger("provemu.nrf.coap")
@@ -47,7 +47,7 @@ def code_of(text: str) -> Code:
         return Code.INTERNAL_SERVER_ERROR
 
 
-def coap_code(reply: Reply[Fault], ok: str, not_claimed: str) -> str:
+def coap_code(reply: Reply, ok: str, not_claimed: str) -> str:
     """The CoAP code ("c.dd") a reply is answered with; `ok` is the resource's success code."""
     if reply.coap_code is not None:
         return reply.coap_code
@@ -124,7 +124,7 @@ class _Root(aiocoap.resource.Resource):  # type: ignore[misc]
 
 
 class CoapApi:
-    def __init__(self, service: ProvisioningService[Fault], config: NrfConfig, clock: Clock) -> None:
+    def __init__(self, service: ProvisioningService, config: NrfConfig, clock: Clock) -> None:
         self.service = service
         self.config = config
         self.clock = clock
@@ -134,8 +134,8 @@ class CoapApi:
     def site(self) -> aiocoap.resource.Resource:
         return _Root(self)
 
-    def _session_auth(self, peer: str) -> Callable[[], Authenticated | Reply[Fault]]:
-        def check() -> Authenticated | Reply[Fault]:
+    def _session_auth(self, peer: str) -> Callable[[], Authenticated | Reply]:
+        def check() -> Authenticated | Reply:
             who = self.sessions.get(peer)
             if who is None:
                 log.info("nrf coap: request from unauthenticated session %s", peer)
@@ -151,7 +151,7 @@ class CoapApi:
         who = self.sessions.get(peer)
         return who.device_id if who else ""
 
-    async def answer(self, reply: Reply[Fault], ok: str) -> aiocoap.Message:
+    async def answer(self, reply: Reply, ok: str) -> aiocoap.Message:
         """The CoAP message for a reply, sent after the delay a fault asks for. A datagram `drop` never gets
         here (see `should_drop`); one that does is answered 5.00."""
         delay = Delivery.of(reply.fault).delay

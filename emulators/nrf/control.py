@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from emulators.faults import FaultPlan, fault_routes
+from emulators.faults import fault_routes
 from emulators.nrf.management import ManagementApi
 from emulators.nrf.store import NrfStore
 from emulators.routes import INTEGER, NOT_FOUND, NUMBER, STRING, ControlError, Param, Reply, Route, array, obj
+from protocols.faults import FaultPlan
 
 
 class NrfControl:

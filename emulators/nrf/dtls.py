@@ -24,7 +24,7 @@ from OpenSSL import SSL
 from certs.devpki import DevPKI
 from certs.pki import CertifiedKey
 from emulators.clock import Clock
-from emulators.faults import Fault, seconds_param
+from protocols.faults import seconds_param
 from protocols.nrf.service import ProvisioningService
 
 log = logging.getLogger("provemu.nrf.dtls")
@@ -170,7 +170,7 @@ class _ServerSession:
 
 
 class DtlsFront(asyncio.DatagramProtocol):
-    def __init__(self, pki: DevPKI, other: CertifiedKey, service: ProvisioningService[Fault],
+    def __init__(self, pki: DevPKI, other: CertifiedKey, service: ProvisioningService,
                  backend: tuple[str, int], clock: Clock, cookie_secret: bytes) -> None:
         self.context = _server_context(pki.server, cookie_secret)
         self.wrong_context = _server_context(other, cookie_secret)

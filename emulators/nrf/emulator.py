@@ -15,7 +15,6 @@ from cryptography import x509
 
 from certs.pki import CertifiedKey, create_ca, issue_server_cert, load_certificate, load_private_key
 from emulators.base import Emulator, EmulatorContext, Listener
-from emulators.faults import Fault, FaultPlan
 from emulators.listeners import server_port, start_site
 from emulators.nrf.coap import CoapApi, bound_port, install_drop_filter
 from emulators.nrf.config import NrfConfig
@@ -25,6 +24,7 @@ from emulators.nrf.http import DeviceHttp, TlsGate, tls_context
 from emulators.nrf.management import ManagementApi
 from emulators.nrf.store import NrfStore
 from emulators.routes import Route
+from protocols.faults import FaultPlan
 from protocols.nrf.service import FAULT_ACTIONS, ProvisioningService
 
 OTHER_CA_STEM, OTHER_SERVER_STEM = "nrf-other-ca", "nrf-other-ca-server"
@@ -40,7 +40,7 @@ class NrfEmulator(Emulator):
         self.rng = ctx.rng
         self.faults = FaultPlan(FAULT_ACTIONS)
         self.store = NrfStore(ctx.db, self.rng)
-        self.service: ProvisioningService[Fault] = ProvisioningService(config, self.store, self.faults, self.emit)
+        self.service: ProvisioningService = ProvisioningService(config, self.store, self.faults, self.emit)
         self.management = ManagementApi(self.store, config, ctx.clock, self.rng, self.emit, self.service.forget)
         self.http = DeviceHttp(self.service, self.management, config, ctx.clock)
         self.coap = CoapApi(self.service, config, ctx.clock)

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from aiohttp import web
 
 from emulators.clock import Clock
-from emulators.faults import Delivery, Fault, seconds_param
 from emulators.nrf.config import NrfConfig
 from emulators.nrf.management import ManagementApi
+from protocols.faults import Delivery, seconds_param
 from protocols.nrf.service import Authenticated, Outcome, ProvisioningService, Reply
 
 log = logging.getLogger("provemu.nrf.http")
@@ -31,7 +31,7 @@ def _bearer(request: web.Request) -> str:
     return value[7:].strip() if value.startswith("Bearer ") else ""
 
 
-def http_status(reply: Reply[Fault], not_claimed: int) -> int:
+def http_status(reply: Reply, not_claimed: int) -> int:
     """The HTTP status a reply is answered with (a body goes only with 200)."""
     if reply.http_status is not None:
         return reply.http_status
@@ -39,7 +39,7 @@ def http_status(reply: Reply[Fault], not_claimed: int) -> int:
             Outcome.NOT_CLAIMED: not_claimed}.get(reply.outcome, 500)
 
 
-def delivery(reply: Reply[Fault]) -> Delivery:
+def delivery(reply: Reply) -> Delivery:
     """How a reply goes out: a `drop` fault in mode 'silence' holds the connection for params.seconds first."""
     fault = reply.fault
     if fault is not None and fault.action == "drop" and fault.params.get("mode", "close") == "silence":
@@ -48,7 +48,7 @@ def delivery(reply: Reply[Fault]) -> Delivery:
 
 
 class DeviceHttp:
-    def __init__(self, service: ProvisioningService[Fault], management: ManagementApi, config: NrfConfig,
+    def __init__(self, service: ProvisioningService, management: ManagementApi, config: NrfConfig,
                  clock: Clock) -> None:
         self.service = service
         self.management = management
@@ -62,8 +62,8 @@ class DeviceHttp:
                         *(r.aiohttp() for r in self.management.routes(require_key=True))])
         return app
 
-    def _auth(self, token: str) -> Callable[[], Authenticated | Reply[Fault]]:
-        def check() -> Authenticated | Reply[Fault]:
+    def _auth(self, token: str) -> Callable[[], Authenticated | Reply]:
+        def check() -> Authenticated | Reply:
             if not token:
                 return Reply(Outcome.UNAUTHORIZED)
             return self.service.authenticate(token, "http", self.clock.now())
@@ -86,7 +86,7 @@ class DeviceHttp:
                                      self.clock.now())
         return await self._answer(request, reply)
 
-    async def _answer(self, request: web.Request, reply: Reply[Fault]) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         how = delivery(reply)
         if how.delay:
             await asyncio.sleep(how.delay)
@@ -102,7 +102,7 @@ class DeviceHttp:
 
 
 def tls_context(base: ssl.SSLContext, wrong: Callable[[], ssl.SSLContext],
-                service: ProvisioningService[Fault]) -> ssl.SSLContext:
+                service: ProvisioningService) -> ssl.SSLContext:
     """`base`, switching a handshake to the context from `wrong()` when a wrong_root_ca fault matches."""
 
     def choose(sock: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext) -> None:
@@ -120,7 +120,7 @@ class TlsGate(asyncio.Protocol):
     fault matches the handshake, never answers the ClientHello: the device's connect() times out
     (-ETIMEDOUT, FAILED with backoff), as with an offloaded TLS socket whose handshake stalls."""
 
-    def __init__(self, service: ProvisioningService[Fault], handler_factory: Callable[[], asyncio.Protocol],
+    def __init__(self, service: ProvisioningService, handler_factory: Callable[[], asyncio.Protocol],
                  context: ssl.SSLContext) -> None:
         self.service = service
         self.handler_factory = handler_factory

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from emulators.config import ConfigError
-from emulators.faults import FaultPlan, fault_routes
+from emulators.faults import fault_routes
 from emulators.routes import (
     ANY_OBJECT,
     BAD_REQUEST,
@@ -32,6 +32,7 @@ from emulators.routes import (
 )
 from emulators.simplelink.config import access_point_json, parse_access_point
 from emulators.simplelink.store import ProfileStore
+from protocols.faults import FaultPlan
 from protocols.simplelink import airframe, apapi
 from protocols.simplelink.errors import FormError
 from protocols.simplelink.provisioning import Command

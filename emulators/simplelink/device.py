@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from emulators.clock import Clock
-from emulators.faults import Delivery, Fault, FaultPlan, seconds_param
 from emulators.simplelink.config import ROLES, START_MODES, SimpleLinkConfig, parse_access_point
 from emulators.simplelink.store import ProfileStore
+from protocols.faults import Delivery, Fault, FaultPlan, seconds_param
 from protocols.simplelink import apapi, hostwire
 from protocols.simplelink import smartconfig as sc
 from protocols.simplelink.apserver import ApAnswer, ApIdentity, ApRequest, ApServer, feed

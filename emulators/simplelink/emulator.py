@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from emulators.base import Emulator, EmulatorContext, Listener
-from emulators.faults import FaultPlan
 from emulators.routes import Route
 from emulators.simplelink.config import SimpleLinkConfig
 from emulators.simplelink.control import control_routes
@@ -14,6 +13,7 @@ from emulators.simplelink.discovery import DeviceDiscovery
 from emulators.simplelink.http import DeviceHttpServer
 from emulators.simplelink.smartconfig_rx import SmartConfigReceiver
 from emulators.simplelink.store import ProfileStore
+from protocols.faults import FaultPlan
 from protocols.simplelink import apapi
 
 TICK_SECONDS = 0.05

@@ -14,9 +14,9 @@ import ssl
 
 from aiohttp import web
 
-from emulators.faults import NORMAL_DELIVERY
 from emulators.listeners import start_site
 from emulators.simplelink.device import SimpleLinkDevice
+from protocols.faults import NORMAL_DELIVERY
 from protocols.simplelink.apserver import ApAnswer, ApRequest
 
 MAX_BODY = 64 * 1024

@@ -17,7 +17,7 @@ completely (every event its bytes complete, in order) before returning; time com
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -38,6 +38,7 @@ from protocols.aws.broker_session import (
 )
 from protocols.aws.fleet_topics import FleetRequest
 from protocols.aws.policy import client_arn, topic_arn, topicfilter_arn
+from protocols.faults import FaultPlan
 from protocols.mqtt.packets import Connect, Publish, ReasonCode, Subscribe, Unsubscribe
 from protocols.mqtt.topics import TopicTree, topic_matches, validate_topic_filter
 
@@ -76,23 +77,6 @@ class BrokerSettings(Protocol):
 
     @property
     def require_sni(self) -> bool: ...
-
-
-class FaultView(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def action(self) -> str: ...
-
-    @property
-    def params(self) -> Mapping[str, Any]: ...
-
-
-class FaultSource(Protocol):
-    """The scenario's configured faults: the first one matching the attributes, consumed."""
-
-    def take(self, *, actions: Iterable[str] | None = None, **attributes: object) -> FaultView | None: ...
 
 
 class Connection(Generic[H]):
@@ -151,7 +135,7 @@ class Effects(Generic[H]):
 
 
 class Broker(Generic[H]):
-    def __init__(self, store: BrokerStore, settings: BrokerSettings, faults: FaultSource) -> None:
+    def __init__(self, store: BrokerStore, settings: BrokerSettings, faults: FaultPlan) -> None:
         self.store = store
         self.settings = settings
         self.faults = faults
@@ -311,8 +295,7 @@ class Broker(Generic[H]):
             if fault.action == "drop":
                 self._abort(conn)
             elif fault.action == "reject":
-                reason = ReasonCode(int(fault.params.get("reason_code", ReasonCode.NOT_AUTHORIZED)))
-                conn.session.refuse_connect(reason, fault.params.get("return_code"))
+                conn.session.refuse_connect(*_refusal(fault.params))
             return  # never_answer: the CONNECT stays undecided
         if not client_id or len(client_id.encode()) > MAX_CLIENT_ID_BYTES:
             self._event("connect_refused", client_id=client_id, reason="invalid client id")
@@ -473,3 +456,14 @@ class Broker(Generic[H]):
             return
         self._event("will", client_id=conn.client_id, topic=will.topic)
         self._route(will.topic, will.payload, will.qos)
+
+
+def _refusal(params: Mapping[str, Any]) -> tuple[ReasonCode, int | None]:
+    """The CONNACK a `reject` fault asks for: params.reason_code (MQTT 5) and params.return_code (3.1.1, one byte);
+    a value that is not one falls back to "not authorized" rather than failing the connection's decision."""
+    try:
+        reason = ReasonCode(int(params.get("reason_code", ReasonCode.NOT_AUTHORIZED)))
+    except (TypeError, ValueError):
+        reason = ReasonCode.NOT_AUTHORIZED
+    code = params.get("return_code")
+    return reason, code if isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= 255 else None

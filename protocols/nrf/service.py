@@ -4,9 +4,9 @@ docs: "HTTP" and "CoAP" transports; nRF Cloud REST API "ProvisioningService").
 Owns authentication (ES256 JWT → claimed device, the claim check), answering a command fetch (cursor, limit
 and size budgets through `select_batch`), applying posted responses (`settle`), and what a scenario fault
 does at each of those decision points. Nothing here waits, reads a clock or touches a socket: time comes in
-as `now`, the registry behind `ServiceStore`, faults behind `Faults`, and every answer is a transport-neutral
-`Reply` that the HTTP and CoAP drivers map onto a status or code. A fault that shapes *delivery* (delay,
-drop) rides on the reply as `Reply.fault`; the driver turns it into a `Delivery`.
+as `now`, the registry behind `ServiceStore`, faults from a `protocols.faults.FaultPlan`, and every answer is a
+transport-neutral `Reply` that the HTTP and CoAP drivers map onto a status or code. A fault that shapes
+*delivery* (delay, drop) rides on the reply as `Reply.fault`; the driver turns it into a `Delivery`.
 Invariant: bad input never changes stored state, it gets a reply, a log line and an event.
 """
 
@@ -17,12 +17,13 @@ import enum
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
 import cbor2
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from protocols.faults import Fault, FaultPlan
 from protocols.nrf.codec import (
     DEFAULT_LIMIT,
     CborDecodeError,
@@ -102,27 +103,6 @@ class ServicePolicy(Protocol):
     status_cancelled: str
 
 
-class FaultRule(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def action(self) -> str: ...
-
-    @property
-    def params(self) -> Mapping[str, Any]: ...
-
-
-F = TypeVar("F", bound=FaultRule)
-F_co = TypeVar("F_co", bound=FaultRule, covariant=True)
-
-
-class Faults(Protocol[F_co]):
-    """The scenario faults: the first one matching `attributes` among `actions`, consumed."""
-
-    def take(self, *, actions: Iterable[str] | None = None, **attributes: object) -> F_co | None: ...
-
-
 class EventSink(Protocol):
     def __call__(self, kind: str, **data: Any) -> None: ...
 
@@ -146,7 +126,7 @@ class Authenticated:
 
 
 @dataclass(frozen=True)
-class Reply(Generic[F]):
+class Reply:
     """A transport-neutral answer. `fault` is the scenario fault that shapes its delivery, if any; `staged` says
     that fault answered in the service's place (the service itself decided nothing)."""
 
@@ -154,12 +134,12 @@ class Reply(Generic[F]):
     payload: bytes = b""
     http_status: int | None = None
     coap_code: str | None = None
-    fault: F | None = None
+    fault: Fault | None = None
     staged: bool = False
     authenticated: Authenticated | None = None
 
 
-AuthCheck = Callable[[], "Authenticated | Reply[F]"]
+AuthCheck = Callable[[], "Authenticated | Reply"]
 
 
 @dataclass(frozen=True)
@@ -181,10 +161,10 @@ class FetchQuery:
 
 # --- the service ------------------------------------------------------------------------------------------
 
-class ProvisioningService(Generic[F]):
+class ProvisioningService:
     """The device-facing provisioning service of one emulator instance."""
 
-    def __init__(self, policy: ServicePolicy, store: ServiceStore, faults: Faults[F], emit: EventSink) -> None:
+    def __init__(self, policy: ServicePolicy, store: ServiceStore, faults: FaultPlan, emit: EventSink) -> None:
         self.policy = policy
         self.store = store
         self.faults = faults
@@ -195,7 +175,7 @@ class ProvisioningService(Generic[F]):
 
     # --- faults ---
     def take_fault(self, transport: str, resource: str, device: str, actions: Iterable[str] | None = None,
-                   **extra: str) -> F | None:
+                   **extra: str) -> Fault | None:
         """The first fault that matches here *and* whose action applies to this decision point, consumed, so a
         fetch-only fault matched by transport alone is not spent on the preceding authentication."""
         attributes = {"transport": transport, "resource": resource, "device": device, **extra}
@@ -206,7 +186,7 @@ class ProvisioningService(Generic[F]):
         return found
 
     @staticmethod
-    def _fault_reply(fault: F) -> Reply[F] | None:
+    def _fault_reply(fault: Fault) -> Reply | None:
         """The answer a fault forces in place of the real one; None for delay (the real answer, later)."""
         if fault.action == "status":
             try:
@@ -254,7 +234,7 @@ class ProvisioningService(Generic[F]):
         except JwtError:
             return ""
 
-    def authenticate(self, token: str, transport: str, now: float) -> Authenticated | Reply[F]:
+    def authenticate(self, token: str, transport: str, now: float) -> Authenticated | Reply:
         """The claimed device a JWT proves, or the rejection (unauthorized / not claimed)."""
         try:
             parsed = parse_jwt(token)
@@ -285,7 +265,7 @@ class ProvisioningService(Generic[F]):
         exp = parsed.claims.get("exp")
         return Authenticated(device_id, float(exp) if isinstance(exp, int | float) else None)
 
-    def sign_in(self, token: str, transport: str, now: float) -> Reply[F]:
+    def sign_in(self, token: str, transport: str, now: float) -> Reply:
         """A session sign-in (CoAP `POST p/auth-jwt`): OK with `authenticated` set, or the rejection."""
         fault = self.take_fault(transport, "auth", self.token_device(token))
         forced = self._fault_reply(fault) if fault is not None else None
@@ -297,8 +277,8 @@ class ProvisioningService(Generic[F]):
         return Reply(Outcome.OK, fault=fault, authenticated=who)
 
     # --- fetch ---
-    def fetch(self, transport: str, device_hint: str, auth: AuthCheck[F], query: Mapping[str, str],
-              now: float) -> Reply[F]:
+    def fetch(self, transport: str, device_hint: str, auth: AuthCheck, query: Mapping[str, str],
+              now: float) -> Reply:
         """Answer a command fetch: query check, scenario fault, authentication, then the batch."""
         try:
             parsed = FetchQuery.parse(query)
@@ -316,7 +296,7 @@ class ProvisioningService(Generic[F]):
             return replace(who, fault=fault)
         return replace(self._batch(transport, who.device_id, parsed, now), fault=fault)
 
-    def _batch(self, transport: str, device_id: str, query: FetchQuery, now: float) -> Reply[F]:
+    def _batch(self, transport: str, device_id: str, query: FetchQuery, now: float) -> Reply:
         allowance = HTTP_REPLY_HEADERS if transport == "http" else 0
         batch = select_batch(self.store.pending(device_id), query.after, query.limit, query.rx_max, query.tx_max,
                              self.policy.max_batch, allowance)
@@ -328,7 +308,7 @@ class ProvisioningService(Generic[F]):
                   ids=[q.corr_id for q in batch])
         return Reply(Outcome.OK, encode_commands([q.command for q in batch]))
 
-    def _fetch_fault_reply(self, fault: F, query: FetchQuery) -> Reply[F] | None:
+    def _fetch_fault_reply(self, fault: Fault, query: FetchQuery) -> Reply | None:
         if fault.action == "too_many_commands":
             synthetic = [FinishedCommand(f"provemu-too-many.{i:x}") for i in range(query.limit + 1)]
             return Reply(Outcome.OK, encode_commands(synthetic), fault=fault, staged=True)
@@ -341,8 +321,8 @@ class ProvisioningService(Generic[F]):
         return self._fault_reply(fault)
 
     # --- responses ---
-    def respond(self, transport: str, device_hint: str, auth: AuthCheck[F], payload: bytes,
-                now: float) -> Reply[F]:
+    def respond(self, transport: str, device_hint: str, auth: AuthCheck, payload: bytes,
+                now: float) -> Reply:
         """Apply posted responses: scenario fault, authentication, strict decoding, queue settlement."""
         fault = self.take_fault(transport, "response", device_hint)
         forced = self._fault_reply(fault) if fault is not None else None

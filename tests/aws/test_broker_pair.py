@@ -23,9 +23,9 @@ from emulators.aws.keypool import KeyPool
 from emulators.aws.provisioning import FleetProvisioningService
 from emulators.aws.registry import Registry
 from emulators.clock import ManualClock
-from emulators.faults import FaultPlan
 from emulators.state import StateStore
 from protocols.aws.broker import Broker
+from protocols.faults import FaultPlan
 from protocols.mqtt.client_session import ClientSession, ConnectAnswered, MessageReceived
 from tests.aws.pair import Endpoint, World
 from tests.exchanges import assert_exchanges

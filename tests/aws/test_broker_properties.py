@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from protocols.aws.broker import Broker
 from protocols.errors import ProtocolError
+from protocols.faults import FaultPlan
 from protocols.mqtt.codec import encode
 from protocols.mqtt.packets import (
     Connect,
@@ -86,11 +87,6 @@ class Settings:
     require_sni: bool = False
 
 
-class NoFaults:
-    def take(self, **_: object) -> None:
-        return None
-
-
 @dataclass
 class Outcome:
     written: dict[int, bytearray] = field(default_factory=dict)
@@ -100,7 +96,7 @@ class Outcome:
 
 def run(streams: list[list[bytes]], turns: list[tuple[int, int, list[int]]]) -> Outcome:
     """Feed each client's packets in `turns` (client, packets, cut points inside the turn's bytes)."""
-    broker: Broker[int] = Broker(MemoryStore(), Settings(), NoFaults())
+    broker: Broker[int] = Broker(MemoryStore(), Settings(), FaultPlan({}))
     outcome = Outcome()
     links = []
 
@@ -181,7 +177,7 @@ def test_outcome_does_not_depend_on_how_streams_are_cut(case: tuple[list[list[by
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.booleans(), st.lists(st.binary(max_size=64), max_size=6))
 def test_no_input_bytes_raise_anything_but_a_protocol_error(after_connect: bool, chunks: list[bytes]) -> None:
-    broker: Broker[int] = Broker(MemoryStore(), Settings(), NoFaults())
+    broker: Broker[int] = Broker(MemoryStore(), Settings(), FaultPlan({}))
     link, _ = broker.open(0, peer="p", listener="memory", certificate=CERTIFICATE, certificate_id="cert")
     if after_connect:
         broker.receive_data(link, encode(Connect("garbage", True, 60), 4), 0.0)
@@ -190,3 +186,13 @@ def test_no_input_bytes_raise_anything_but_a_protocol_error(after_connect: bool,
             broker.receive_data(link, chunk, 0.0)
     broker.check_keepalive(link, 10_000.0)
     broker.connection_lost(link)
+
+
+def test_a_reject_fault_with_unusable_codes_still_refuses_the_connect() -> None:
+    faults = FaultPlan({"reject": "refuse CONNECT"})
+    faults.add("reject", params={"reason_code": "nonsense", "return_code": 999})
+    broker: Broker[int] = Broker(MemoryStore(), Settings(), faults)
+    link, _ = broker.open(0, peer="p0", listener="memory", certificate=CERTIFICATE, certificate_id="cert-0")
+    effects = broker.receive_data(link, encode(Connect("c0"), 4), 0.0)
+    assert [bytes(data) for _, data, _ in effects.writes] == [bytes((0x20, 0x02, 0x00, 0x05))]
+    assert ("fault_applied", {"fault": "f1", "action": "reject", "operation": "connect"}) in effects.events

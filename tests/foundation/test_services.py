@@ -13,8 +13,8 @@ from certs.devpki import DevPKI
 from certs.pki import CsrError, certificate_id, generate_key, make_csr, sign_csr
 from emulators.clock import ManualClock
 from emulators.events import EventLog
-from emulators.faults import FaultError, FaultPlan
 from emulators.state import StateStore
+from protocols.faults import FaultError, FaultPlan
 
 
 async def test_event_log_cursor_filter_and_wait() -> None:

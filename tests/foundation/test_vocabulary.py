@@ -5,7 +5,7 @@ import math
 import pytest
 
 from emulators.events import SHARED_KINDS, catalogue
-from emulators.faults import NORMAL_DELIVERY, Delivery, Fault, seconds_param
+from protocols.faults import NORMAL_DELIVERY, Delivery, Fault, seconds_param
 
 
 def test_catalogue_adds_own_kinds_to_the_shared_ones() -> None:

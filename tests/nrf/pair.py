@@ -20,12 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulators.clock import ManualClock
 from emulators.events import EventLog
-from emulators.faults import Delivery, Fault, FaultPlan
 from emulators.nrf.coap import RESOURCES, coap_code, query_of
 from emulators.nrf.config import NrfConfig
 from emulators.nrf.http import delivery, http_status
 from emulators.nrf.store import NrfStore
 from emulators.state import StateStore
+from protocols.faults import Delivery, FaultPlan
 from protocols.nrf.client import (
     At,
     CoapClose,
@@ -91,7 +91,7 @@ class ServicePair:
         self.store = NrfStore(StateStore(":memory:"), self.rng)
         self.faults = FaultPlan(FAULT_ACTIONS)
         self.events = EventLog(self.clock)
-        self.service: ProvisioningService[Fault] = ProvisioningService(
+        self.service: ProvisioningService = ProvisioningService(
             self.config, self.store, self.faults, lambda kind, **data: self.events.emit("nrf", kind, **data))
         self.initial = list(commands)
         self.device_id = ""
@@ -144,7 +144,7 @@ class ServicePair:
             return HttpResult(None, errno=down.errno)
         now = self.clock.now()
 
-        def auth() -> Authenticated | Reply[Fault]:
+        def auth() -> Authenticated | Reply:
             return self.service.authenticate(request.jwt, "http", now)
 
         hint = self.service.token_device(request.jwt)
@@ -188,7 +188,7 @@ class ServicePair:
         now = self.clock.now()
         hint = self._session.device_id if self._session else ""
 
-        def auth() -> Authenticated | Reply[Fault]:
+        def auth() -> Authenticated | Reply:
             return self._session if self._session is not None else Reply(Outcome.UNAUTHORIZED)
 
         ok = {"auth": "2.01", "commands": "2.05", "response": "2.04"}.get(resource)
