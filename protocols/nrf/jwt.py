@@ -117,11 +117,22 @@ def verify_signature(parsed: ParsedJwt, public_key: ec.EllipticCurvePublicKey) -
         raise JwtError("signature", "signature does not verify") from exc
 
 
+MAX_NUMERIC_DATE = 2**53  # beyond this a float cannot hold every second; no real token gets near it
+
+
+def numeric_date(parsed: ParsedJwt, name: str) -> float | None:
+    """A time claim as seconds (RFC 7519 §2 NumericDate), None when absent; anything but a finite number
+    in range (a string, a bool, NaN, +-Infinity, `1e999`, a 400-digit integer) is malformed."""
+    value = parsed.claims.get(name)
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE:
+        raise JwtError("malformed", f"{name} must be a finite number of seconds")  # NaN fails the range too
+    return float(value)
+
+
 def check_times(parsed: ParsedJwt, now: float, skew: float, require_exp: bool = True) -> None:
-    exp, iat = parsed.claims.get("exp"), parsed.claims.get("iat")
-    for name, value in (("exp", exp), ("iat", iat)):
-        if value is not None and (type(value) not in (int, float)):
-            raise JwtError("malformed", f"{name} must be a number")
+    exp, iat = numeric_date(parsed, "exp"), numeric_date(parsed, "iat")
     if exp is None:
         if require_exp:
             raise JwtError("no_expiry", "exp missing (the modem had no valid time)")

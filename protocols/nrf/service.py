@@ -32,7 +32,7 @@ from protocols.nrf.codec import (
     decode_responses,
     encode_commands,
 )
-from protocols.nrf.jwt import JwtError, parse_jwt, verify_jwt
+from protocols.nrf.jwt import JwtError, numeric_date, parse_jwt, verify_jwt
 from protocols.nrf.queue import QueuedCommand, Settlement, select_batch, settle
 from protocols.nrf.requests import result_json
 
@@ -262,8 +262,7 @@ class ProvisioningService:
             self._verified[token] = key
             while len(self._verified) > 10_000:
                 self._verified.popitem(last=False)
-        exp = parsed.claims.get("exp")
-        return Authenticated(device_id, float(exp) if isinstance(exp, int | float) else None)
+        return Authenticated(device_id, numeric_date(parsed, "exp"))
 
     def sign_in(self, token: str, transport: str, now: float) -> Reply:
         """A session sign-in (CoAP `POST p/auth-jwt`): OK with `authenticated` set, or the rejection."""

@@ -7,12 +7,14 @@ import contextlib
 import uuid
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.nrf import cose
-from protocols.nrf.jwt import JwtError, b64url_decode, build_jwt, device_id_from_iss, parse_jwt, verify_jwt
+from protocols.nrf.jwt import JwtError, b64url_decode, b64url_encode, build_jwt, device_id_from_iss, parse_jwt, verify_jwt
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 OTHER = ec.generate_private_key(ec.SECP256R1())
@@ -48,6 +50,30 @@ def test_skew_and_expiry():
         verify_jwt(_token(iat=None, exp=None), None, NOW, skew=60)
     assert info.value.reason == "no_expiry"
     verify_jwt(_token(iat=None, exp=None), None, NOW, skew=60, require_exp=False)
+
+
+def _raw_token(claims_json: str) -> str:
+    """A token whose claims are exactly this JSON text (e.g. numbers Python's json would never write)."""
+    signed = _token().split(".")[0] + "." + b64url_encode(claims_json.encode())
+    r, s = decode_dss_signature(KEY.sign(signed.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signed}.{b64url_encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+@pytest.mark.parametrize("value", ["1e999", "-1e999", "NaN", "Infinity", '"1700000300"', "true", "false",
+                                   "null", "1" + "0" * 400, "[1]"])
+@pytest.mark.parametrize("name", ["exp", "iat"])
+def test_time_claims_that_are_no_numeric_date_are_malformed(name, value):
+    other = "iat" if name == "exp" else "exp"
+    if value == "null" and name == "exp":
+        return  # a missing exp is its own case (no_expiry)
+    token = _raw_token(f'{{"iss":"nRF9160.{DEV}","{other}":{NOW + 1 if other == "exp" else NOW},'
+                       f'"{name}":{value}}}')
+    if value == "null":
+        verify_jwt(token, KEY.public_key(), NOW, skew=60)  # null iat reads as absent
+        return
+    with pytest.raises(JwtError) as info:
+        verify_jwt(token, KEY.public_key(), NOW, skew=60)
+    assert info.value.reason == "malformed"
 
 
 def test_jti_reuse_is_not_rejected():
