@@ -5,7 +5,8 @@
 Authentication is per transport session: the sender's address on plain UDP, or the relay socket of one
 DTLS session (see `dtls.py`). A session authenticates with `POST p/auth-jwt` and stays authenticated
 until its JWT expires; the same JWT may authenticate again (the device reuses it for a whole run).
-aiocoap assembles Block1 requests and serves Block2 slices honouring the requested SZX.
+aiocoap assembles Block1 requests and serves Block2 slices honouring the requested SZX. A request whose
+string options (Uri-Path, Uri-Query, Uri-Host, ...) are not UTF-8 is answered 4.00 Bad Request.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import aiocoap
 import aiocoap.resource
 from aiocoap.numbers.codes import Code
+from aiocoap.numbers.optionnumbers import OptionNumber
+from aiocoap.optiontypes import StringOption
 
 from emulators.clock import Clock
 from emulators.nrf.config import NrfConfig
@@ -68,6 +72,45 @@ def _query(message: aiocoap.Message) -> dict[str, str]:
     return query_of(message.opt.uri_query)
 
 
+class RawStringOption(StringOption):  # type: ignore[misc]
+    """A string option whose bytes need not be UTF-8: they are kept as surrogate escapes and written back
+    unchanged. aiocoap's own string option raises UnicodeDecodeError inside the transport's datagram handler,
+    which no layer above can answer; with this one the request reaches `_Root`, which answers 4.00."""
+
+    def encode(self) -> bytes:
+        return bytes(self.value.encode("utf-8", "surrogateescape"))
+
+    def decode(self, rawdata: bytes) -> None:
+        self.value = rawdata.decode("utf-8", "surrogateescape")
+
+    @property
+    def is_utf8(self) -> bool:
+        try:
+            self.value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+
+
+def decode_raw_string_options() -> None:
+    """Make every string option a `RawStringOption` (process-wide: aiocoap keeps option formats per number).
+
+    Valid UTF-8 decodes exactly as before, so this changes only datagrams that used to escape as an exception;
+    aiocoap's warning about altering a format (meant for incompatible changes) is silenced for that reason.
+    """
+    for number in OptionNumber:
+        if number.format is StringOption:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                number.set_format(RawStringOption)
+
+
+def undecodable_options(message: aiocoap.Message) -> list[str]:
+    """The names of the message's string options that are not UTF-8."""
+    return [str(option.number) for option in message.opt.option_list()
+            if isinstance(option, RawStringOption) and not option.is_utf8]
+
+
 class Sessions:
     """Authenticated transport sessions, oldest first, bounded."""
 
@@ -107,6 +150,13 @@ class _Root(aiocoap.resource.Resource):  # type: ignore[misc]
         self.api = api
 
     async def render(self, request: aiocoap.Message) -> aiocoap.Message:
+        undecodable = undecodable_options(request)
+        if undecodable:
+            peer = request.remote.hostinfo
+            log.warning("nrf coap: %s from %s is not UTF-8: answered 4.00", ", ".join(undecodable), peer)
+            self.api.service.emit("bad_request", transport="coap", peer=peer, resource="options",
+                                  error=f"{', '.join(undecodable)} not UTF-8")
+            return aiocoap.Message(code=Code.BAD_REQUEST, payload=b"string option is not UTF-8")
         path = tuple(request.opt.uri_path)
         method = request.code
         if path == ("p", "auth-jwt") and method == Code.POST:

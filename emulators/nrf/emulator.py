@@ -16,7 +16,7 @@ from cryptography import x509
 from certs.pki import CertifiedKey, create_ca, issue_server_cert, load_certificate, load_private_key
 from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.listeners import server_port, start_site
-from emulators.nrf.coap import CoapApi, bound_port, install_drop_filter
+from emulators.nrf.coap import CoapApi, bound_port, decode_raw_string_options, install_drop_filter
 from emulators.nrf.config import NrfConfig
 from emulators.nrf.control import NrfControl
 from emulators.nrf.dtls import DtlsFront
@@ -103,6 +103,7 @@ class NrfEmulator(Emulator):
         # The simple socket transport costs about a third less CPU per request than udp6, but cannot serve
         # an any-address (it would not know which address a request came to).
         transport = "udp6" if host in ("0.0.0.0", "::", "") else "simplesocketserver"
+        decode_raw_string_options()
         self._coap_context = await aiocoap.Context.create_server_context(
             self.coap.site(), bind=(host, self.config.coap_port), transports=[transport])
         install_drop_filter(self._coap_context, self.coap)

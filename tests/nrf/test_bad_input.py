@@ -184,3 +184,49 @@ async def test_dtls_handshake_drop_is_a_timeout_with_backoff(nrf):
 
 def kinds(events):
     return [e.event for e in events]
+
+
+def _coap_request(mtype: int, mid: int, token: bytes, options: list[tuple[int, bytes]]) -> bytes:
+    """A GET written byte by byte (aiocoap itself cannot encode a non-UTF-8 string option)."""
+    out, number = bytearray([0x40 | mtype << 4 | len(token), 0x01, mid >> 8, mid & 0xFF]) + token, 0
+    for option, value in options:
+        assert option - number < 13 and len(value) < 13
+        out += bytes([(option - number) << 4 | len(value)]) + value
+        number = option
+    return bytes(out)
+
+
+class _Answers(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        self.received.put_nowait(data)
+
+
+async def test_non_utf8_string_options_are_answered_bad_request(nrf, caplog):
+    caplog.set_level(logging.INFO)
+    loop = asyncio.get_running_loop()
+    transport, answers = await loop.create_datagram_endpoint(_Answers, remote_addr=("127.0.0.1", nrf.ports["coap"]))
+    uri_host, uri_path, uri_query = 3, 11, 15
+    cases = [(0, [(uri_path, b"p"), (uri_path, b"\xff\xfe")]),  # CON: piggybacked in the ACK
+             (1, [(uri_path, b"\xc3(")]),  # NON: a NON answer
+             (0, [(uri_path, b"p"), (uri_path, b"cmd"), (uri_query, b"after=\xff")]),
+             (0, [(uri_host, b"\x80"), (uri_path, b"p")])]
+    try:
+        for mid, (mtype, options) in enumerate(cases, start=0x4200):
+            transport.sendto(_coap_request(mtype, mid, b"\x01\x02", options))
+            answer = await asyncio.wait_for(answers.received.get(), 5)
+            assert answer[1] == 0x80, f"case {mid:#x}: code {answer[1] >> 5}.{answer[1] & 31:02d}"  # 4.00
+            assert answer[0] >> 4 & 3 == (2 if mtype == 0 else 1) and answer[4:6] == b"\x01\x02"
+            if mtype == 0:
+                assert int.from_bytes(answer[2:4], "big") == mid
+    finally:
+        transport.close()
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len([r for r in caplog.records if "not UTF-8" in r.getMessage()]) == len(cases)
+    device = nrf.device("coap")
+    await nrf.claim(device)
+    await nrf.command(device, {"finished": {}})
+    events, _ = await device.trigger()
+    assert events[-2].event.name == "DONE"

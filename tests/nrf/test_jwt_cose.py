@@ -14,7 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.nrf import cose
-from protocols.nrf.jwt import JwtError, b64url_decode, b64url_encode, build_jwt, device_id_from_iss, parse_jwt, verify_jwt
+from protocols.nrf.jwt import (
+    JwtError,
+    b64url_decode,
+    b64url_encode,
+    build_jwt,
+    device_id_from_iss,
+    parse_jwt,
+    verify_jwt,
+)
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 OTHER = ec.generate_private_key(ec.SECP256R1())
