@@ -3,10 +3,11 @@
 Commands reference: `%KEYGEN`, `%CMNG`, `%JWT`, `%ATTESTTOKEN`, `%CCLK`, `+CMEE`).
 
 Sans-I/O: `handle(command, now)` returns the full response text (information lines, then `OK`, `ERROR` or
-`+CME ERROR: <n>`). Invariants: credential writes and key generation are refused with CME 518 while the
-modem is in an active functional mode (LTE on); CME errors read as plain `ERROR` unless `+CMEE=1`; the
-modem's clock is valid only after the network gave it time (`nitz_offset` applied on CFUN=1) or
-`set_time` was called.
+`+CME ERROR: <n>`). Invariants: credential writes, deletions and key generation are refused with CME 518
+while LTE or GNSS is active (`+CFUN=1`, `21`, `31`) until both are deactivated (`+CFUN=4` or `0`, or `20`
+and `30`; sdk-nrf's note on NRF_PROVISIONING_EVENT_NEED_LTE_DEACTIVATED); CME errors read as plain `ERROR`
+unless `+CMEE=1`; the modem's clock is valid only after the network gave it time (`nitz_offset` applied
+when LTE is activated) or `set_time` was called.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from protocols.nrf.jwt import build_jwt
 
 CME_NOT_FOUND, CME_NOT_ALLOWED, CME_MEMORY_FULL = 513, 514, 515
 CME_ACTIVE_STATE, CME_EXISTS, CME_KEYGEN_FAILED = 518, 519, 523
-ACTIVE_MODES = frozenset({1, 21})
-VALID_MODES = frozenset({0, 1, 2, 4, 20, 21, 30, 31, 40, 41, 44})
+# What each +CFUN value does to the two radios: (LTE, GNSS) afterwards, None where it leaves one alone.
+CFUN_RADIOS: dict[int, tuple[bool | None, bool | None]] = {
+    0: (False, False), 1: (True, True), 2: (False, False), 4: (False, False), 44: (False, False),
+    20: (False, None), 21: (True, None), 30: (None, False), 31: (None, True), 40: (None, None), 41: (None, None),
+}
 CRED_CA, CRED_CERT, CRED_KEY, CRED_PSK, CRED_PSK_ID = 0, 1, 2, 3, 4
 KEY_CLIENT, KEY_ENDORSEMENT = 2, 8
 MAX_SEC_TAG = 2147483647
@@ -90,13 +94,18 @@ class Modem:
     iss_prefix: str = "nRF9160"
     send_empty_sub_aud: bool = False
     max_credentials: int = 32
-    mode: int = 0
+    mode: int = 0  # the last +CFUN value set, as +CFUN? reads it
     cmee: int = 0
     nitz_offset: float | None = 0.0
     time_offset: float | None = None
     credentials: dict[tuple[int, int], str] = field(default_factory=dict)
     keys: dict[tuple[int, int], ec.EllipticCurvePrivateKey] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.SystemRandom)  # nonces and JWT ids
+    lte_active: bool = field(init=False, default=False)
+    gnss_active: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.lte_active, self.gnss_active = (bool(on) for on in CFUN_RADIOS.get(self.mode, (False, False)))
 
     @property
     def kid(self) -> str:
@@ -150,10 +159,13 @@ class Modem:
         if query:
             return f"+CFUN: {self.mode}"
         mode = _int(params, 0, 99)
-        if mode not in VALID_MODES:
+        if mode not in CFUN_RADIOS:
             return None
-        if mode in ACTIVE_MODES and self.mode not in ACTIVE_MODES and self.nitz_offset is not None:
+        lte, gnss = CFUN_RADIOS[mode]
+        if lte and not self.lte_active and self.nitz_offset is not None:
             self.time_offset = self.nitz_offset
+        self.lte_active = self.lte_active if lte is None else lte
+        self.gnss_active = self.gnss_active if gnss is None else gnss
         self.mode = mode
         return ""
 
@@ -164,7 +176,7 @@ class Modem:
         return ""
 
     def _require_offline(self) -> None:
-        if self.mode in ACTIVE_MODES:
+        if self.lte_active or self.gnss_active:
             raise CmeError(CME_ACTIVE_STATE)
 
     def _stored(self) -> int:

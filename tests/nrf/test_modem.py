@@ -116,3 +116,26 @@ def test_any_at_text_gets_a_final_result(text):
     m = Modem(ec.generate_private_key(ec.SECP256R1()), str(uuid.uuid4()), str(uuid.uuid4()), mode=4)
     answer = m.handle("AT" + text, NOW)
     assert answer.endswith(("OK\r\n", "ERROR\r\n"))
+
+
+def test_credential_writes_need_gnss_deactivated_too(modem):
+    """GNSS active (CFUN=31, or CFUN=1) refuses credential writes like LTE does, until CFUN=30 or 4."""
+    write = 'AT%CMNG=0,42,0,"' + CERT + '"'
+    modem.handle("AT+CFUN=4", NOW)
+    assert modem.handle("AT+CFUN=31", NOW) == "OK\r\n" and modem.gnss_active and not modem.lte_active
+    for command in (write, "AT%KEYGEN=42,2,0", "AT%CMNG=3,42,0"):
+        assert modem.handle(command, NOW) == "+CME ERROR: 518\r\n", command
+    modem.handle("AT+CFUN=20", NOW)  # LTE off changes nothing: GNSS is still on
+    assert modem.handle(write, NOW) == "+CME ERROR: 518\r\n"
+    modem.handle("AT+CFUN=30", NOW)
+    assert modem.handle(write, NOW) == "OK\r\n"
+    modem.handle("AT+CFUN=1", NOW)
+    modem.handle("AT+CFUN=20", NOW)  # normal mode started GNSS too
+    assert modem.lte_active is False and modem.handle(write, NOW) == "+CME ERROR: 518\r\n"
+    modem.handle("AT+CFUN=4", NOW)
+    assert modem.handle(write, NOW) == "OK\r\n"
+    modem.handle("AT+CFUN=21", NOW)
+    assert modem.lte_active and modem.handle(write, NOW) == "+CME ERROR: 518\r\n"
+    modem.handle("AT+CFUN=31", NOW)
+    modem.handle("AT+CFUN=30", NOW)  # GNSS off leaves LTE on
+    assert modem.lte_active and modem.handle(write, NOW) == "+CME ERROR: 518\r\n"

@@ -168,7 +168,7 @@ class FakeDevice:
         if not self._booted:
             await self.boot()
         first = len(self.events)
-        self.lib.network_up = self.modem.mode in (1, 21)  # LTE attached: the library's "network" check
+        self.lib.network_up = self.modem.lte_active  # LTE attached: the library's "network" check
         generator = self.lib.work()
         value: Any = None
         try:
@@ -234,7 +234,7 @@ class FakeDevice:
         deadline = self.clock.monotonic() + timeout
         while not self.modem.has_time:
             await self._refresh_network_time()
-            if self.modem.nitz_offset is not None and self.modem.mode in (1, 21):
+            if self.modem.nitz_offset is not None and self.modem.lte_active:
                 self.modem.set_time(self.modem.nitz_offset)
                 break
             if self.clock.monotonic() >= deadline:
