@@ -138,6 +138,7 @@ class FakeDevice:
         self._coap_remote: Any = None
         self._tunnel: DtlsTunnel | None = None
         self._booted = False
+        self.failure: str | None = None  # what the last failed connection or request met, in words
 
     # --- lifecycle ---
     async def boot(self) -> None:
@@ -168,6 +169,7 @@ class FakeDevice:
         if not self._booted:
             await self.boot()
         first = len(self.events)
+        self.failure = None
         self.lib.network_up = self.modem.lte_active  # LTE attached: the library's "network" check
         generator = self.lib.work()
         value: Any = None
@@ -291,11 +293,15 @@ class FakeDevice:
                 host, port, ssl=context, server_hostname=(o.server_name or host) if context else None),
                 o.connect_timeout)
         except TimeoutError:
+            self.failure = f"connecting to {host}:{port} timed out after {o.connect_timeout:g} s"
             return HttpResult(None, errno=Errno.ETIMEDOUT)
-        except socket.gaierror:
+        except socket.gaierror as exc:
+            self.failure = f"cannot resolve {host}: {exc.strerror}"
             return HttpResult(None, errno=Errno.EFAULT)
-        except (OSError, ssl.SSLError):
-            return HttpResult(None, errno=Errno.ECONNREFUSED)  # refused, TLS or CA verification failure
+        except (OSError, ssl.SSLError) as exc:
+            # The library reports every refused connect() as FAILED_WRONG_ROOT_CA; the cause says which it was.
+            self.failure = connect_failure(host, port, exc)
+            return HttpResult(None, errno=Errno.ECONNREFUSED)
         try:
             writer.write(self._request_bytes(effect, o.server_name or host, parts.path.rstrip("/")))
             await writer.drain()
@@ -306,6 +312,7 @@ class FakeDevice:
             writer.close()
         parsed = parse_http_response(raw)
         if parsed is None:
+            self.failure = f"{host}:{port} closed the connection without an HTTP response"
             return HttpResult(None, errno=Errno.ESHUTDOWN)
         status, body = parsed
         return HttpResult(status, body, len(raw))
@@ -320,8 +327,10 @@ class FakeDevice:
             try:
                 await tunnel.connect(self.options.connect_timeout)
             except DtlsError as exc:
+                self.failure = f"DTLS handshake with {host}:{port} failed: {exc}"
                 return Errno.ECONNREFUSED if exc.verify_failed else Errno.ETIMEDOUT
-            except OSError:
+            except OSError as exc:
+                self.failure = connect_failure(host, port, exc)
                 return Errno.ECONNREFUSED
             self._tunnel = tunnel
             self._coap_target = tunnel.local_address
@@ -370,15 +379,29 @@ class FakeDevice:
         try:
             response = await asyncio.wait_for(self._coap.request(message).response, wait)
         except TimeoutError:
+            self.failure = f"no answer from {host}:{port} to {'/'.join(effect.path)} within {wait:g} s"
             return CoapResult(None, errno=None if not effect.confirmable else Errno.EAGAIN)
         except aiocoap.error.ConRetransmitsExceeded:
+            self.failure = f"no answer from {host}:{port} to {'/'.join(effect.path)} (retransmissions exhausted)"
             return CoapResult(None, errno=Errno.ETIMEDOUT)
-        except aiocoap.error.Error:
+        except aiocoap.error.Error as exc:
+            self.failure = f"CoAP request to {host}:{port} failed: {exc}"
             return CoapResult(None, errno=Errno.ENOTSUP)
         self._coap_remote = response.remote
         code = _coap_code(response.code)
         payload = response.payload if code in ("2.05", "2.04", "2.01") else b""
         return CoapResult(code, payload)
+
+
+def connect_failure(host: str, port: int, exc: OSError) -> str:
+    """Why a connect() or handshake failed, in words (the library folds them all into one errno)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"the server certificate of {host}:{port} is not trusted: {exc.verify_message}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection to {host}:{port} refused (is the service running?)"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake with {host}:{port} failed: {exc.reason or exc}"
+    return f"cannot connect to {host}:{port}: {exc.strerror or exc}"
 
 
 def parse_http_response(raw: bytes) -> tuple[int, bytes] | None:
