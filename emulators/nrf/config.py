@@ -25,10 +25,11 @@ class NrfConfig:
     jwt_skew_seconds: int = field(default=60, metadata={"help": "clock skew allowed on exp/iat"})
     require_jwt_exp: bool = field(default=True, metadata={
         "help": "reject JWTs without exp (modem had no time)"})
-    verify_jwt_signature: bool = field(default=True, metadata={
-        "help": "verify ES256 signatures when the device's public key was registered at claim time"})
+    accept_unverified_jwt: bool = field(default=False, metadata={
+        "help": "accept JWTs of devices claimed without a trusted key on their iss alone, whatever their "
+                "signature (off: such devices are refused 401 / 4.01; logged at start when on)"})
     verify_attestation: bool = field(default=True, metadata={
-        "help": "verify the claim token's COSE signature when a publicKey is given with the claim"})
+        "help": "verify the claim token's COSE signature against the key the claim registers"})
     max_batch: int | None = field(default=None, metadata={
         "help": "most commands per GET (e.g. 2 reproduces the real service's multi-round onboarding)"})
     max_commands_per_device: int = field(default=20, metadata={"help": "pending commands allowed per device"})

@@ -6,6 +6,7 @@ drivers use."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from typing import ClassVar
 
@@ -13,7 +14,7 @@ import aiocoap
 from aiohttp import web
 from cryptography import x509
 
-from certs.pki import CertifiedKey, create_ca, issue_server_cert, load_certificate, load_private_key
+from certs.pki import CertifiedKey, create_ca, issue_server_cert
 from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.listeners import server_port, start_site
 from emulators.nrf.coap import CoapApi, bound_port, decode_raw_string_options, install_drop_filter
@@ -21,6 +22,7 @@ from emulators.nrf.config import NrfConfig
 from emulators.nrf.control import NrfControl
 from emulators.nrf.dtls import DtlsFront
 from emulators.nrf.http import DeviceHttp, TlsGate, tls_context
+from emulators.nrf.identity import identity_ca, stored_pair
 from emulators.nrf.management import ManagementApi
 from emulators.nrf.store import NrfStore
 from emulators.routes import Route
@@ -28,6 +30,7 @@ from protocols.faults import FaultPlan
 from protocols.nrf.service import FAULT_ACTIONS, ProvisioningService
 
 OTHER_CA_STEM, OTHER_SERVER_STEM = "nrf-other-ca", "nrf-other-ca-server"
+log = logging.getLogger("provemu.nrf")
 
 
 class NrfEmulator(Emulator):
@@ -41,7 +44,9 @@ class NrfEmulator(Emulator):
         self.faults = FaultPlan(FAULT_ACTIONS)
         self.store = NrfStore(ctx.db, self.rng)
         self.service: ProvisioningService = ProvisioningService(config, self.store, self.faults, self.emit)
-        self.management = ManagementApi(self.store, config, ctx.clock, self.rng, self.emit, self.service.forget)
+        self.identity_ca = identity_ca(ctx.pki)
+        self.management = ManagementApi(self.store, config, ctx.clock, self.rng, self.emit, self.service.forget,
+                                        self.identity_ca.cert)
         self.http = DeviceHttp(self.service, self.management, config, ctx.clock)
         self.coap = CoapApi(self.service, config, ctx.clock)
         self.control = NrfControl(self.faults, self.store, self.management,
@@ -58,17 +63,11 @@ class NrfEmulator(Emulator):
     def other_ca_server(self) -> CertifiedKey:
         """A server certificate chained to a CA the device does not trust (made once, kept in the PKI dir)."""
         if self._other is None:
-            pki_dir = self.ctx.pki.directory
-            cert_path, key_path = pki_dir / f"{OTHER_SERVER_STEM}.pem", pki_dir / f"{OTHER_SERVER_STEM}.key"
-            if cert_path.exists() and key_path.exists():
-                self._other = CertifiedKey(load_certificate(cert_path.read_bytes()),
-                                           load_private_key(key_path.read_bytes()))
-            else:
-                other_ca = create_ca("provemu nRF wrong root CA", key_type="ec")
-                self.ctx.pki.write_pair(OTHER_CA_STEM, other_ca)
-                names = [str(v) for v in self._server_names()]
-                self._other = issue_server_cert(other_ca, names)
-                self.ctx.pki.write_pair(OTHER_SERVER_STEM, self._other)
+            def make() -> CertifiedKey:
+                other_ca = stored_pair(self.ctx.pki, OTHER_CA_STEM,
+                                       lambda: create_ca("provemu nRF wrong root CA", key_type="ec"))
+                return issue_server_cert(other_ca, self._server_names())
+            self._other = stored_pair(self.ctx.pki, OTHER_SERVER_STEM, make)
         return self._other
 
     def _server_names(self) -> list[str]:
@@ -85,6 +84,9 @@ class NrfEmulator(Emulator):
 
     # --- lifecycle ---
     async def start(self) -> None:
+        if self.config.accept_unverified_jwt:
+            log.warning("nrf: accept_unverified_jwt is on: devices claimed without a trusted key authenticate "
+                        "on their JWT's iss alone, whatever its signature")
         host = self.ctx.host
         app = self.http.app()
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)

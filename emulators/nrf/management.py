@@ -4,8 +4,11 @@
 Served at `/v1/...` on the HTTPS listener with `Authorization: Bearer <api key>`, and mirrored without the
 key under the control API (`/api/nrf/v1/...`). Status codes follow what nrfcloud-utils expects: claim 201,
 dry run 202, unclaim 204 (404 when not claimed), create command 201, read command 200, rule create 201.
-Emulator extension: a claim may carry `publicKey` (PEM of the device identity key), which enables JWT
-signature checks and, with `verify_attestation`, a check of the claim token's COSE signature.
+A claim registers the device's identity key when the service can trust one: the key certified by the
+emulated identity CA inside an emulated device's token (see `emulators.nrf.identity`), or a `publicKey` (PEM)
+given with the claim (emulator extension); with `verify_attestation` the token's COSE signature must verify
+with it. Device JWTs are verified against that key; a device claimed without one is refused unless
+`accept_unverified_jwt` is set.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -68,7 +72,8 @@ class ManagementApi:
     """The routes, over the registry; `forget` tells the provisioning service a device's claim changed."""
 
     def __init__(self, store: NrfStore, config: NrfConfig, clock: Clock, rng: random.Random, emit: EventSink,
-                 forget: Callable[[str], None]) -> None:
+                 forget: Callable[[str], None], identity_ca: x509.Certificate) -> None:
+        self.identity_ca = identity_ca
         self.store = store
         self.config = config
         self.clock = clock
@@ -149,20 +154,13 @@ class ManagementApi:
         except cose.TokenError as exc:
             log.warning("nrf management: bad claim token: %s", exc)
             return _error(400, f"Invalid claim token: {exc}")
-        key_pem: str | None = None
-        if public_key is not None:
-            try:
-                key = serialization.load_pem_public_key(str(public_key).encode())
-            except ValueError:
-                return _error(400, "publicKey is not a PEM public key")
-            if not isinstance(key, ec.EllipticCurvePublicKey):
-                return _error(400, "publicKey must be an EC P-256 key")
-            if self.config.verify_attestation:
-                try:
-                    cose.verify_attestation_token(token, key)
-                except cose.TokenError:
-                    return _error(400, "claim token signature does not match publicKey")
-            key_pem = str(public_key)
+        try:
+            key = self._trusted_key(token, public_key)
+        except cose.TokenError as exc:
+            log.warning("nrf management: claim of %s refused: %s", token.device_id, exc)
+            return _error(400, str(exc))
+        key_pem = None if key is None else key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         if self.store.device(token.device_id) is not None:
             return _error(409, "Device is already claimed")
         if dry_run:
@@ -174,9 +172,34 @@ class ManagementApi:
         except sqlite3.IntegrityError:
             return _error(409, "Device is already claimed")
         self.forget(device.device_id)
+        if key_pem is None and not self.config.accept_unverified_jwt:
+            log.warning("nrf management: device %s claimed without a key the service can trust: its JWTs will be "
+                        "refused (claim with its emulated token or a publicKey, or set accept_unverified_jwt)",
+                        device.device_id)
         self.emit("claimed", device=device.device_id, tags=device.tags)
         self._apply_rules(device)
         return web.json_response(device_json(device, self.config.owner_id), status=201)
+
+    def _trusted_key(self, token: cose.AttestationToken, public_key: Any) -> ec.EllipticCurvePublicKey | None:
+        """The identity key a claim can register: the one the token's identity certificate vouches for, or a
+        given `publicKey` (which must then be the same key); its COSE signature checked when configured."""
+        key = None if token.certificate is None else cose.endorsed_key(token, self.identity_ca, self.clock.now())
+        if public_key is not None:
+            try:
+                given = serialization.load_pem_public_key(str(public_key).encode())
+            except ValueError:
+                raise cose.TokenError("publicKey is not a PEM public key") from None
+            if not isinstance(given, ec.EllipticCurvePublicKey):
+                raise cose.TokenError("publicKey must be an EC P-256 key")
+            if key is not None and key.public_numbers() != given.public_numbers():
+                raise cose.TokenError("publicKey is not the key of the token's identity certificate")
+            key = given
+        if key is not None and self.config.verify_attestation:
+            try:
+                cose.verify_attestation_token(token, key)
+            except cose.TokenError:
+                raise cose.TokenError("claim token signature does not match the device's key") from None
+        return key
 
     def _apply_rules(self, device: Device) -> None:
         for rule in self.store.rules():

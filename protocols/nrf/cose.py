@@ -4,16 +4,23 @@ Commands `%KEYGEN` and `%ATTESTTOKEN`; sdk-nrf `modem_attest_token`).
 Owns building and parsing `<b64url(body)>.<b64url(COSE_Sign1)>` blobs: the attestation token (detached
 payload = the body) and the `%KEYGEN` output (attached payload naming the key's digest). `TokenError` is
 the single remote error for tokens and blobs a peer sends.
+
+Emulator extension: the body of an emulated device's token may carry a sixth element, the DER certificate
+of the device's identity key from an emulated identity CA (standing in for Nordic's identity service,
+whose keys are not public), so a claim with the token alone registers a key the service can trust
+(`endorsed_key`). Readers of real tokens use the first four elements and are unaffected.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import cbor2
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -79,6 +86,7 @@ class AttestationToken:
     nonce: bytes
     body: bytes
     cose: bytes
+    certificate: bytes | None = None  # DER, emulator extension (see the module docstring)
 
     @property
     def text(self) -> str:
@@ -90,10 +98,11 @@ class AttestationToken:
 
 
 def build_attestation_token(key: ec.EllipticCurvePrivateKey, device_id: str, device_type: int,
-                            firmware_id: str, nonce: bytes) -> AttestationToken:
-    body = cbor2.dumps(cbor2.CBORTag(SELF_DESCRIBED, [1, uuid.UUID(device_id).bytes, device_type,
-                                                      uuid.UUID(firmware_id).bytes, nonce]))
-    return AttestationToken(device_id, device_type, firmware_id, nonce, body, sign1(key, body, detached=True))
+                            firmware_id: str, nonce: bytes, certificate: bytes | None = None) -> AttestationToken:
+    fields: list[Any] = [1, uuid.UUID(device_id).bytes, device_type, uuid.UUID(firmware_id).bytes, nonce]
+    body = cbor2.dumps(cbor2.CBORTag(SELF_DESCRIBED, fields if certificate is None else [*fields, certificate]))
+    return AttestationToken(device_id, device_type, firmware_id, nonce, body, sign1(key, body, detached=True),
+                            certificate)
 
 
 def parse_attestation_token(text: str) -> AttestationToken:
@@ -107,16 +116,39 @@ def parse_attestation_token(text: str) -> AttestationToken:
         raise TokenError(f"attestation token is not base64url CBOR: {exc}") from exc
     if isinstance(value, cbor2.CBORTag):
         value = value.value
-    if not (isinstance(value, list | tuple) and len(value) == 5 and value[0] == 1 and isinstance(value[1], bytes)
-            and len(value[1]) == 16 and type(value[2]) is int and isinstance(value[3], bytes)
-            and len(value[3]) == 16 and isinstance(value[4], bytes)):
-        raise TokenError("attestation body is not [1, uuid, type, fw uuid, nonce]")
+    if not (isinstance(value, list | tuple) and len(value) in (5, 6) and value[0] == 1
+            and isinstance(value[1], bytes) and len(value[1]) == 16 and type(value[2]) is int
+            and isinstance(value[3], bytes) and len(value[3]) == 16 and isinstance(value[4], bytes)
+            and (len(value) == 5 or isinstance(value[5], bytes))):
+        raise TokenError("attestation body is not [1, uuid, type, fw uuid, nonce(, identity certificate)]")
     return AttestationToken(str(uuid.UUID(bytes=value[1])), value[2], str(uuid.UUID(bytes=value[3])),
-                            value[4], body, cose)
+                            value[4], body, cose, value[5] if len(value) == 6 else None)
 
 
 def verify_attestation_token(token: AttestationToken, public_key: ec.EllipticCurvePublicKey) -> None:
     verify_sign1(token.cose, public_key, token.body)
+
+
+def endorsed_key(token: AttestationToken, identity_ca: x509.Certificate, now: float) -> ec.EllipticCurvePublicKey:
+    """The identity key the token's certificate vouches for: issued by `identity_ca`, valid at `now`, naming
+    the token's device, P-256. The token's own COSE signature is the caller's to check with it."""
+    if token.certificate is None:
+        raise TokenError("the token carries no identity certificate")
+    try:
+        cert = x509.load_der_x509_certificate(token.certificate)
+        cert.verify_directly_issued_by(identity_ca)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise TokenError(f"identity certificate not issued by the identity CA: {exc or type(exc).__name__}") from exc
+    stamp = datetime.datetime.fromtimestamp(now, datetime.UTC)
+    if not cert.not_valid_before_utc <= stamp <= cert.not_valid_after_utc:
+        raise TokenError("identity certificate is not valid now")
+    names = [a.value for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    if names != [token.device_id]:
+        raise TokenError(f"identity certificate names {names}, not device {token.device_id}")
+    key = cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise TokenError("identity certificate does not hold a P-256 key")
+    return key
 
 
 def keygen_blob(identity_key: ec.EllipticCurvePrivateKey, device_id: str, message_type: int, sec_tag: int,

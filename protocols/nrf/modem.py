@@ -93,6 +93,7 @@ class Modem:
     device_type: int = 4
     iss_prefix: str = "nRF9160"
     send_empty_sub_aud: bool = False
+    identity_certificate: bytes | None = None  # DER, carried in attestation tokens (see protocols.nrf.cose)
     max_credentials: int = 32
     mode: int = 0  # the last +CFUN value set, as +CFUN? reads it
     cmee: int = 0
@@ -310,7 +311,7 @@ class Modem:
 
     def attestation_token(self) -> cose.AttestationToken:
         return cose.build_attestation_token(self.identity_key, self.device_id, self.device_type,
-                                            self.firmware_id, self.rng.randbytes(16))
+                                            self.firmware_id, self.rng.randbytes(16), self.identity_certificate)
 
     def _attest(self, params: str, query: bool, now: float) -> str | None:
         if params:

@@ -1,7 +1,8 @@
 """The nRF Cloud provisioning service's decisions, written once for every transport (sdk-nrf nrf_provisioning
 docs: "HTTP" and "CoAP" transports; nRF Cloud REST API "ProvisioningService").
 
-Owns authentication (ES256 JWT → claimed device, the claim check), answering a command fetch (cursor, limit
+Owns authentication (ES256 JWT → claimed device, the claim check; a device claimed without a trusted key
+is refused unless the policy accepts unverified JWTs), answering a command fetch (cursor, limit
 and size budgets through `select_batch`), applying posted responses (`settle`), and what a scenario fault
 does at each of those decision points. Nothing here waits, reads a clock or touches a socket: time comes in
 as `now`, the registry behind `ServiceStore`, faults from a `protocols.faults.FaultPlan`, and every answer is a
@@ -93,7 +94,7 @@ class ServiceStore(Protocol):
 class ServicePolicy(Protocol):
     """The settings the service decides with (read on every request, so a change applies at once)."""
 
-    verify_jwt_signature: bool
+    accept_unverified_jwt: bool
     jwt_skew_seconds: int
     require_jwt_exp: bool
     max_batch: int | None
@@ -249,7 +250,12 @@ class ProvisioningService:
             self.emit("auth_rejected", transport=transport, device=device_id, reason="not_claimed")
             return Reply(Outcome.NOT_CLAIMED)
         p = self.policy
-        key = self._public_key(device_id, device.public_key) if p.verify_jwt_signature else None
+        key = self._public_key(device_id, device.public_key)
+        if key is None and not p.accept_unverified_jwt:
+            log.warning("nrf %s: device %s was claimed without a key the service can trust: JWT refused (claim "
+                        "with its emulated token or a publicKey, or set accept_unverified_jwt)", transport, device_id)
+            self.emit("auth_rejected", transport=transport, device=device_id, reason="no_trusted_key")
+            return Reply(Outcome.UNAUTHORIZED)
         if key is not None and self._verified.get(token) is key:
             key = None  # this exact token already verified against this key (a CoAP run reuses its JWT)
         try:

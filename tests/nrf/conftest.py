@@ -34,7 +34,7 @@ class Nrf:
             setattr(opts, key, value)
         config = LibraryConfig(transport="http" if transport == "http" else "coap", modem_state_wait_timeout=0,
                                valid_datetime_timeout=0, **library)
-        device = FakeDevice(identity or DeviceIdentity.generate(), config, opts)
+        device = FakeDevice(identity or DeviceIdentity.generate().endorsed(self.emulator.identity_ca), config, opts)
         self.devices.append(device)
         return device
 

@@ -82,9 +82,11 @@ async def test_onboarding_rule_and_bulk_claim(nrf, utils):
     assert sorted(answer.json()["claimedIds"]) == sorted(d.identity.device_id for d in others)
 
 
-def test_attestation_token_parser_accepts_the_modem_output():
+@pytest.mark.parametrize("endorsed", [False, True])
+def test_attestation_token_parser_accepts_the_modem_output(endorsed):
     from emulators.nrf.client.device import DeviceIdentity, FakeDevice
-    device = FakeDevice(DeviceIdentity.generate())
+    identity = DeviceIdentity.generate()
+    device = FakeDevice(identity.endorsed(create_ca("identity", key_type="ec")) if endorsed else identity)
     answer = device.at("AT%ATTESTTOKEN")
     token = answer.split('"')[1]
     assert parser.parse_attesttoken_output(token) == (None, None)  # detached COSE payload (%ATTESTTOKEN)

@@ -21,9 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from certs.devpki import DevPKI
+from certs.pki import CertifiedKey
 from emulators.config import add_config_flags, cli_values, load_config
 from emulators.nrf.client.device import DeviceIdentity, DeviceOptions, FakeDevice
 from emulators.nrf.client.store import FakeDeviceStore
+from emulators.nrf.identity import identity_ca
 from protocols.nrf.client import Emit, LibraryConfig
 from protocols.nrf.results import Event, Mapping
 
@@ -90,7 +93,7 @@ def add_client_commands(commands: Any) -> None:
     at.add_argument("device_id")
     at.add_argument("commands", nargs="+")
     at.set_defaults(handler=_reporting(_at))
-    claim = device.add_parser("claim", help="claim the device through the management API (with its key)")
+    claim = device.add_parser("claim", help="claim the device through the management API with its token")
     claim.add_argument("device_id")
     _api_flags(claim)
     claim.add_argument("--tags", default="", help="comma-separated provisioning tags")
@@ -133,11 +136,20 @@ def _store(args: argparse.Namespace) -> FakeDeviceStore:
         raise CommandFailed(f"cannot open the fake-device store {path}: {exc}") from None
 
 
-def _identity(store: FakeDeviceStore, device_id: str) -> DeviceIdentity:
+def _endorser(args: argparse.Namespace) -> CertifiedKey:
+    """The emulated identity CA in the state directory's PKI (made there if `serve` has not made it yet)."""
+    try:
+        return identity_ca(DevPKI.load_or_create(args.state_dir / "pki"))
+    except (OSError, ValueError) as exc:
+        raise CommandFailed(f"cannot read or create the PKI in {args.state_dir / 'pki'}: {exc}") from None
+
+
+def _identity(args: argparse.Namespace, store: FakeDeviceStore, device_id: str) -> DeviceIdentity:
+    """A stored fake device, its key certified by the state directory's identity CA (for its tokens)."""
     identity = store.load(device_id)
     if identity is None:
         raise CommandFailed(f"no fake device {device_id} in {store.db.path} (see `provemu nrf device list`)")
-    return identity
+    return identity.endorsed(_endorser(args))
 
 
 def _ca(args: argparse.Namespace, given: Path | None) -> Path | None:
@@ -164,12 +176,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    print(FakeDevice(_identity(_store(args), args.device_id)).attestation_token())
+    print(FakeDevice(_identity(args, _store(args), args.device_id)).attestation_token())
     return 0
 
 
 def _at(args: argparse.Namespace) -> int:
-    device = FakeDevice(_identity(_store(args), args.device_id))
+    device = FakeDevice(_identity(args, _store(args), args.device_id))
     refused = []
     for command in args.commands:
         answer = device.at(command)
@@ -210,10 +222,11 @@ def _print(status: int, body: Any) -> int:
 
 
 def _claim(args: argparse.Namespace) -> int:
-    device = FakeDevice(_identity(_store(args), args.device_id))
+    device = FakeDevice(_identity(args, _store(args), args.device_id))
     tags = [t for t in args.tags.split(",") if t]
-    return _print(*_request(args, "POST", "/v1/claimed-devices", {
-        "claimToken": device.attestation_token(), "tags": tags, "publicKey": device.identity.public_key_pem}))
+    # The token carries the device key's certificate from the identity CA: the claim registers the key.
+    return _print(*_request(args, "POST", "/v1/claimed-devices", {"claimToken": device.attestation_token(),
+                                                                   "tags": tags}))
 
 
 def _command_create(args: argparse.Namespace) -> int:
@@ -231,7 +244,7 @@ def _command_list(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     store = _store(args)
-    identity = _identity(store, args.device_id)
+    identity = _identity(args, store, args.device_id)
     library = load_config(LibraryConfig, "device", cli={**cli_values(args, LibraryConfig)})
     library.mapping = Mapping(args.mapping)
     options = load_config(DeviceOptions, "device", cli=cli_values(args, DeviceOptions))

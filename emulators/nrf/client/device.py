@@ -18,7 +18,7 @@ import random
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,8 +30,10 @@ from aiocoap.optiontypes import BlockOption
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from certs.pki import CertifiedKey
 from emulators.clock import Clock, SystemClock
 from emulators.nrf.client.dtls import DtlsError, DtlsTunnel
+from emulators.nrf.identity import identity_certificate
 from protocols.nrf.client import (
     At,
     CoapClose,
@@ -61,6 +63,7 @@ class DeviceIdentity:
     firmware_id: str
     imei: str = "351358811124234"
     device_type: int = 4
+    certificate: bytes | None = None  # the identity key's certificate from the emulated identity CA (DER)
 
     @classmethod
     def generate(cls, device_type: int = 4, rng: random.Random | None = None) -> DeviceIdentity:
@@ -69,6 +72,12 @@ class DeviceIdentity:
         imei = "35" + "".join(rng.choice("0123456789") for _ in range(13))
         return cls(random_uuid(rng), ec.generate_private_key(ec.SECP256R1()), random_uuid(rng), imei,
                    device_type)
+
+    def endorsed(self, identity_ca: CertifiedKey) -> DeviceIdentity:
+        """This identity with its key certified by the emulated identity CA, which its attestation tokens
+        then carry: the emulator registers the key from the token alone when the device is claimed."""
+        return replace(self, certificate=identity_certificate(identity_ca, self.device_id,
+                                                             self.identity_key.public_key()))
 
     @property
     def public_key_pem(self) -> str:
@@ -130,7 +139,7 @@ class FakeDevice:
         o = self.options
         self.modem = Modem(self.identity.identity_key, self.identity.device_id, self.identity.firmware_id,
                            self.identity.imei, o.firmware_version, self.identity.device_type, o.iss_prefix,
-                           rng=self.rng)
+                           identity_certificate=self.identity.certificate, rng=self.rng)
         self.lib = ProvisioningLibrary(self.library, self.settings, rand=lambda: self.rng.getrandbits(31))
         self.events: list[Emit] = []
         self._coap: aiocoap.Context | None = None
