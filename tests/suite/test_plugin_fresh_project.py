@@ -1,5 +1,6 @@
 """The pytest plugin from a fresh project, first try: what its fixtures import at run time is a dependency of
-the package, and the async example of docs/suite.md runs as written, with the setup it states."""
+the package, and the async example of docs/suite.md runs as written, with the setup it states (from the source
+tree here; `make package-check` runs it again from the installed wheel)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import re
 import sys
 import tomllib
 from pathlib import Path
+
+from tests.packaging.check_wheel import write_docs_async_project
 
 from .serve_helpers import ROOT
 from .test_plugin import _run_pytest
@@ -43,19 +46,9 @@ def test_what_the_plugin_imports_is_a_runtime_dependency() -> None:
     assert not missing, f"the pytest plugin imports {sorted(missing)}, which [project].dependencies lacks"
 
 
-def _fenced(markdown: str, language: str, containing: str) -> str:
-    for block in re.findall(rf"```{language}\n(.*?)```", markdown, flags=re.DOTALL):
-        if containing in block:
-            return str(block)
-    raise AssertionError(f"docs/suite.md has no {language} block containing {containing!r}")
-
-
 def test_the_docs_async_example_runs_in_a_fresh_project(tmp_path: Path) -> None:
-    docs = (ROOT / "docs" / "suite.md").read_text()
     project = tmp_path / "fresh"
-    project.mkdir()
-    (project / "pytest.ini").write_text(_fenced(docs, "ini", "asyncio_mode"))
-    (project / "test_async_example.py").write_text(_fenced(docs, "python", "async def test_"))
+    write_docs_async_project(project)
     result = _run_pytest(project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout, result.stdout
