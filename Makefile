@@ -1,4 +1,5 @@
-# provemu: `make run` starts every emulator; `make test` installs what it needs, lints and runs the suite.
+# provemu: `make run` starts every emulator; `make test` installs what it needs, lints, runs the suite and checks
+# the package as users install it (`make package-check`).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -6,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 STATE_DIR ?= .provemu
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint unit bench fuzz proto events-doc clean image image-test
+.PHONY: venv run test lint unit package-check bench fuzz proto events-doc clean image image-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("provemu needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -29,7 +30,11 @@ lint: venv
 unit: venv
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
 
-test: lint unit
+# Build the sdist and wheel, twine-check them, install the wheel into a fresh venv and serve from it.
+package-check: venv
+	$(PY) -m tests.packaging.check_wheel
+
+test: lint unit package-check
 
 bench: venv
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -151,10 +151,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def provemu_ca() -> trustme.CA:
     """The throwaway root CA every provemu fixture of this session uses."""
-    try:
-        import trustme
-    except ImportError as exc:  # pragma: no cover - depends on the user's environment
-        raise pytest.UsageError("the provemu fixtures need trustme: pip install trustme") from exc
+    import trustme
+
     return trustme.CA(organization_name="provemu test CA")
 
 

@@ -34,7 +34,10 @@ class SimpleLinkConfig:
     )
     start: str = field(
         default="apsc",
-        metadata={"help": "at boot the host starts provisioning: apsc | ap | sc | apsc_external | auto | none"},
+        metadata={
+            "help": "at boot the host starts provisioning: apsc | ap | sc | apsc_external | none (nothing: the "
+            "NWP auto-starts after 2 s unless --no-auto-provisioning)"
+        },
     )
     role: str = field(default="sta", metadata={"help": "role before provisioning: sta | ap"})
     requested_role: str = field(default="sta", metadata={"help": "RequestedRoleAfterSuccess: sta | ap | p2p"})
@@ -70,8 +73,8 @@ class SimpleLinkConfig:
     broadcast_interval: float = field(default=1.0, metadata={"help": "seconds between discovery broadcasts"})
 
     def __post_init__(self) -> None:
-        if self.start not in (*START_MODES, "auto", "none"):
-            raise ValueError(f"start must be one of {', '.join((*START_MODES, 'auto', 'none'))}")
+        if self.start not in (*START_MODES, "none"):
+            raise ValueError(f"start must be one of {', '.join((*START_MODES, 'none'))}")
         if self.role not in ("sta", "ap") or self.requested_role not in ROLES:
             raise ValueError("role must be sta | ap and requested_role sta | ap | p2p")
         if self.smartconfig_key and len(self.smartconfig_key.encode()) != 16:

@@ -195,7 +195,7 @@ async def test_profiles_survive_restart(tmp_path: Path) -> None:
 
 async def test_auto_provisioning_e2e(tmp_path: Path) -> None:
     clock = ManualClock()
-    settings = {"simplelink": {**QUIET, "start": "auto", "role": "ap"}}
+    settings = {"simplelink": {**QUIET, "start": "none", "role": "ap"}}
     async with running(["simplelink"], tmp_path, overrides=settings, clock=clock) as suite:
         emu = suite.emulators["simplelink"]
         clock.advance(2.0)

@@ -96,6 +96,7 @@ def test_cli_send(capsys: pytest.CaptureFixture[str]) -> None:
             "0",
             "--count",
             "40",
+            "--transmit-only",
         ]
         assert main(argv) == 0
         lengths = [len(sock.recv(2048)) for _ in range(40)]
@@ -119,6 +120,61 @@ async def test_cli_send_stops_on_discovery() -> None:
         await asyncio.wait_for(stop.wait(), 5)
     finally:
         transport.close()
+
+
+def _smartconfig_port(suite: Any) -> int:
+    return next(lst.port for lst in suite.emulators["simplelink"].listeners() if lst.name == "smartconfig")
+
+
+def _send_argv(port: int, discovery: str, *extra: str) -> list[str]:
+    return ["simplelink", "smartconfig", "send", "--ssid", "HomeNet", "--password", "secret123", "--name", "Kitchen",
+            "--port", str(port), "--stop-on-discovery", discovery, *extra]
+
+
+# Each test listens for discovery on a loopback address of its own, so no other test's broadcast reaches it.
+@pytest.mark.parametrize(("start", "discovery"), [("sc", "127.0.0.41"), ("apsc", "127.0.0.42")])
+def test_cli_send_after_the_provisioning_window_closed_says_why_and_fails(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], start: str, discovery: str
+) -> None:
+    from emulators.control_client import ControlClient
+    from emulators.harness import SuiteThread
+
+    settings = {"simplelink": {"start": start, "mdns": False, "broadcast_address": discovery,
+                               "connect_delay": 0.0, "ip_delay": 0.0}}
+    with SuiteThread(["simplelink"], tmp_path, overrides=settings) as suite:
+        control = ControlClient(suite.control_url)
+        stopped = control.post("/api/simplelink/host/provisioning", {"cmd": "STOP", "role": 255, "timeout": 0})
+        assert stopped["return_code"] == 0 and stopped["state"]["phase"] == "idle"
+        port = _smartconfig_port(suite)
+        assert main(_send_argv(port, discovery, "--pace", "0", "--count", "400")) == 1
+        assert control.get("/api/simplelink/profiles")["profiles"] == []
+    out, err = capsys.readouterr()
+    assert json.loads(out.splitlines()[-1])["discovered"] is False
+    said = [line for line in err.splitlines() if line.startswith("provemu:")]
+    assert len(said) == 1 and "no device announced itself" in said[0] and "STOPPED" in said[0], err
+
+
+def test_cli_send_ends_when_the_device_announces_itself(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from emulators.harness import SuiteThread
+
+    discovery = "127.0.0.43"
+    settings = {"simplelink": {"start": "sc", "mdns": False, "broadcast_address": discovery, "broadcast_interval": 0.1,
+                               "connect_delay": 0.0, "ip_delay": 0.0}}
+    with SuiteThread(["simplelink"], tmp_path, overrides=settings) as suite:
+        port = _smartconfig_port(suite)
+        assert main(_send_argv(port, discovery, "--pace", "0.2", "--duration", "60")) == 0
+    out, err = capsys.readouterr()
+    assert "discovered: 127.0.0.1,Kitchen" in out and json.loads(out.splitlines()[-1])["discovered"] is True, out + err
+
+
+def test_cli_ap_provision_without_a_device_says_why_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"  # bound, never listening: connection refused
+        assert main(["simplelink", "ap", "provision", "--url", url, "--ssid", "HomeNet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"provemu: cannot provision the device at {url}") and err.count("\n") == 1, err
+    assert "Traceback" not in err
 
 
 def test_cli_ap_provision(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ skipped (plain `make test` does not build images).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -68,11 +69,10 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningConta
         state_dir.chmod(0o777)
     ports = {f"PROVEMU_{name.upper()}_{field.upper()}": port for (name, field), port in assigned_ports().items()}
     ports["PROVEMU_CONTROL_PORT"] = free_ports(1)[0]
-    name = f"provemu-test-{uuid.uuid4().hex[:8]}"
     env_args = [arg for var, port in ports.items() for arg in ("--env", f"{var}={port}")]
-    podman("run", "--detach", "--name", name, "--network", "host", "--health-interval", "disable",
-           "--volume", f"{state_dir}:/var/lib/provemu", *env_args, IMAGE)
-    try:
+    name = f"provemu-test-{uuid.uuid4().hex[:8]}"
+    with detached_container(name, "--network", "host", "--health-interval", "disable",
+                            "--volume", f"{state_dir}:/var/lib/provemu", *env_args, IMAGE):
         running = RunningContainer(name, state_dir, ports,
                                    ControlClient(f"http://127.0.0.1:{ports['PROVEMU_CONTROL_PORT']}"))
         deadline = time.monotonic() + 60
@@ -82,8 +82,25 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningConta
                 raise AssertionError(f"container {state}, never ready:\n{running.logs()}")
             time.sleep(0.2)
         yield running
+
+
+@contextlib.contextmanager
+def detached_container(name: str, *run_args: str) -> Iterator[None]:
+    """`podman run --detach --name NAME`, removed afterwards even when the run itself fails: podman creates
+    the container before starting it, so a failed start (a busy port, a bad entrypoint) leaves one behind."""
+    try:
+        podman("run", "--detach", "--name", name, *run_args)
+        yield
     finally:
         podman("rm", "--force", "--time", "5", name, check=False)
+
+
+def test_a_failed_run_leaves_no_container() -> None:
+    name = f"provemu-test-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(AssertionError, match="podman run"), \
+            detached_container(name, "--entrypoint", "/nonexistent/provemu", IMAGE):
+        pytest.fail(f"podman started {name} with an entrypoint that does not exist")
+    assert podman("container", "exists", name, check=False).returncode == 1, f"{name} was left behind"
 
 
 def test_image_is_built_from_the_local_base_non_root_without_compilers() -> None:

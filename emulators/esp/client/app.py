@@ -267,7 +267,7 @@ class ESPDevice:
             progress("VERIFYING_NODE_ASSOCIATION")
             if not await cloud.verify_mapping(request_id, signature.hex(), node_id, group_id):
                 raise ProvisioningFailed("FAILED_USER_DEVICE_ASSOCIATION", "challenge signature rejected")
-            progress("USER_NODE_MAPPING_SUCCEED", nodeId=node_id)
+            progress("USER_NODE_MAPPING_SUCCEED", "succeed", nodeId=node_id)
         return node_id
 
     async def _user_assoc(self, progress: Callable[..., None], cloud: RainMakerCloud | None) -> tuple[str, str]:
@@ -294,7 +294,7 @@ class ESPDevice:
         for _ in range(self.max_polls):
             status = await cloud.mapping_status(request_id)
             if status == "confirmed":
-                progress("USER_NODE_MAPPING_SUCCEED", nodeId=node_id)
+                progress("USER_NODE_MAPPING_SUCCEED", "succeed", nodeId=node_id)
                 return
             if status == "timedout":
                 break

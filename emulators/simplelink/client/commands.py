@@ -9,10 +9,18 @@ import asyncio
 import itertools
 import json
 import socket
+import sys
 from typing import Any
 
 from protocols.simplelink import smartconfig as sc
 from protocols.simplelink.errors import LocalProtocolError, SimpleLinkError
+from protocols.simplelink.provisioning import Status
+
+# Where the emulator's `<ip>,<name>` broadcast goes by default (`--broadcast-address`); the port is fixed.
+DISCOVERY_ADDRESS = "127.255.255.255"
+DISCOVERY_PORT = 1501
+# Confirmation results (SWRA513 Table 9-1) after which the device joined the network.
+JOINED_RESULTS = ("4", "5")
 
 
 def add_client_commands(commands: Any) -> None:
@@ -54,9 +62,18 @@ def add_client_commands(commands: Any) -> None:
     )
     send.add_argument(
         "--stop-on-discovery",
-        default=None,
+        default=DISCOVERY_ADDRESS,
         metavar="ADDR",
-        help="stop when a '<ip>,<name>' UDP 1501 broadcast arrives on ADDR (e.g. 127.255.255.255)",
+        help="listen for the device's '<ip>,<name>' UDP 1501 broadcast on ADDR and stop when it arrives "
+        f"(default {DISCOVERY_ADDRESS}, where the emulator announces itself); none by the end is a failure",
+    )
+    send.add_argument(
+        "--transmit-only",
+        dest="stop_on_discovery",
+        action="store_const",
+        const=None,
+        default=argparse.SUPPRESS,
+        help="only transmit: exit 0 once sent, without waiting for the device to announce itself",
     )
     send.set_defaults(handler=_send)
 
@@ -100,7 +117,7 @@ def _encode(args: argparse.Namespace) -> int:
     try:
         symbols = _symbols(args)
     except LocalProtocolError as exc:
-        print(f"provemu: {exc}")
+        print(f"provemu: {exc}", file=sys.stderr)
         return 2
     print(" ".join(map(str, symbols)))
     if args.air:
@@ -118,19 +135,22 @@ async def _send(args: argparse.Namespace) -> int:
             symbols, args.target, args.port, args.interface, args.ttl, args.group, args.pace, args.source_port
         )
     except (LocalProtocolError, ValueError) as exc:
-        print(f"provemu: {exc}")
+        print(f"provemu: {exc}", file=sys.stderr)
         return 2
     stop = asyncio.Event()
     listener = None
-    if args.stop_on_discovery:
-        listener = await _discovery_listener(args.stop_on_discovery, stop)
-    print(
-        f"sending {len(symbols)} symbols to {args.target}:{args.port} "
-        f"({'multicast via ' + str(tx.interface) if tx.multicast else 'unicast'})",
-        flush=True,
-    )
     try:
+        if args.stop_on_discovery:
+            listener = await _discovery_listener(args.stop_on_discovery, stop)
+        print(
+            f"sending {len(symbols)} symbols to {args.target}:{args.port} "
+            f"({'multicast via ' + str(tx.interface) if tx.multicast else 'unicast'})",
+            flush=True,
+        )
         stats = await tx.run(duration=args.duration, datagrams=args.count, stop=stop)
+    except OSError as exc:
+        print(f"provemu: SmartConfig transmission failed: {exc}", file=sys.stderr)
+        return 1
     finally:
         if listener is not None:
             listener.close()
@@ -146,6 +166,15 @@ async def _send(args: argparse.Namespace) -> int:
             }
         )
     )
+    if args.stop_on_discovery and not stop.is_set():
+        print(
+            f"provemu: no device announced itself on {args.stop_on_discovery}:{DISCOVERY_PORT} after "
+            f"{stats.datagrams} datagrams ({stats.elapsed_seconds:.1f} s): a device hears SmartConfig only while "
+            f"its provisioning runs in SC or AP+SC mode (not before a start, nor after STOPPED or the inactivity "
+            f"timeout), and announces itself only once it has joined {args.ssid!r}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -157,7 +186,7 @@ async def _discovery_listener(address: str, stop: asyncio.Event) -> asyncio.Data
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((address, 1501))
+    sock.bind((address, DISCOVERY_PORT))
     transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(Listener, sock=sock)
     return transport
 
@@ -166,15 +195,15 @@ def _decode_pcap(args: argparse.Namespace) -> int:
     try:
         from emulators.simplelink.pcap import decode_pcap
     except ImportError as exc:
-        print(f"provemu: decode-pcap needs the 'pcap' extra (scapy): {exc}")
+        print(f"provemu: decode-pcap needs the 'pcap' extra (scapy): {exc}", file=sys.stderr)
         return 2
     try:
         found = decode_pcap(args.file, args.key.encode() if args.key else None)
     except (OSError, SimpleLinkError) as exc:
-        print(f"provemu: {exc}")
+        print(f"provemu: {exc}", file=sys.stderr)
         return 1
     if found is None:
-        print("no complete SmartConfig message found")
+        print(f"provemu: no complete SmartConfig message found in {args.file}", file=sys.stderr)
         return 1
     print(json.dumps(found))
     return 0
@@ -185,9 +214,13 @@ async def _ap_provision(args: argparse.Namespace) -> int:
 
     from emulators.simplelink.client.ap import ApProvisioningClient
 
-    async with aiohttp.ClientSession() as session:
-        client = ApProvisioningClient(args.url, session)
-        result = await client.provision(args.ssid, args.password, args.security, args.name)
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = ApProvisioningClient(args.url, session)
+            result = await client.provision(args.ssid, args.password, args.security, args.name)
+    except (aiohttp.ClientError, OSError) as exc:
+        print(f"provemu: cannot provision the device at {args.url}: {str(exc) or type(exc).__name__}", file=sys.stderr)
+        return 1
     print(
         json.dumps(
             {
@@ -198,4 +231,15 @@ async def _ap_provision(args: argparse.Namespace) -> int:
             }
         )
     )
-    return 0 if result.result in ("4", "5") else 1
+    if result.result in JOINED_RESULTS:
+        return 0
+    print(f"provemu: the device did not join {args.ssid!r}: {_result_reason(result.result)}", file=sys.stderr)
+    return 1
+
+
+def _result_reason(result: str) -> str:
+    if result in ("", "0"):
+        return "it never reported a confirmation result"
+    if result.isdigit() and int(result) in Status._value2member_map_:
+        return f"confirmation result {result} ({Status(int(result)).name})"
+    return f"unexpected confirmation result {result!r}"
