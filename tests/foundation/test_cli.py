@@ -99,6 +99,17 @@ def test_certs_commands(tmp_path: Path) -> None:
     assert run("init", "--state-dir", str(tmp_path)).returncode == 0
     issued = run("issue-client", "--state-dir", str(tmp_path), "--common-name", "dev", "--out", str(tmp_path / "d"))
     assert issued.returncode == 0
+    assert (tmp_path / "d.key").stat().st_mode & 0o777 == 0o600
     shown = json.loads(run("show", str(tmp_path / "d.pem")).stdout)
     assert shown["subject"] == "CN=dev" and len(shown["certificate_id"]) == 64
     assert run("show", str(tmp_path / "missing.pem")).returncode == 2
+
+
+def test_issue_client_tightens_an_existing_key_file(tmp_path: Path) -> None:
+    (tmp_path / "d.key").write_text("old")
+    (tmp_path / "d.key").chmod(0o644)
+    result = subprocess.run([*PROVEMU, "certs", "issue-client", "--state-dir", str(tmp_path), "--common-name", "dev",
+                             "--out", str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "d.key").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "d.key").read_text().startswith("-----BEGIN")
