@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
+import logging
 import os
 import signal
 import sys
@@ -11,9 +13,10 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from emulators import registry
-from emulators.config import ConfigError, add_config_flags, cli_values, load_config, read_config_file
+from emulators.config import ConfigError, add_config_flags, check_tables, cli_values, load_config, read_config_file
 from emulators.logs import configure_logging
 from emulators.runner import ServeConfig, StartupError, Suite
+from emulators.state import STATE_FILE, move_aside
 from emulators.suite_config import enabled_emulators, without_switches
 
 
@@ -57,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", default=os.environ.get("PROVEMU_CONFIG"),
                         help="TOML config file ([serve] and one table per emulator)")
+    parser.add_argument("--reset-state", action="store_true",
+                        help=f"move <state-dir>/{STATE_FILE} aside (renamed with a timestamp suffix) and start "
+                             f"with an empty state; the PKI is kept")
     add_config_flags(parser, ServeConfig)
 
 
@@ -80,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _serve(args: argparse.Namespace) -> int:
     file_data = read_config_file(args.config)
+    check_tables(file_data, ["serve", *registry.EMULATORS], args.config)
     if args.target == "all":
         names = enabled_emulators(list(registry.available()), file_data, os.environ, args.enable, args.disable)
     else:
@@ -92,6 +99,10 @@ async def _serve(args: argparse.Namespace) -> int:
         cls = registry.emulator_class(name).config_class
         prefix = f"{name}-" if args.target == "all" else ""
         configs[name] = load_config(cls, name, file_data, env, cli_values(args, cls, prefix))
+    if args.reset_state:
+        moved = move_aside(serve.state_dir / STATE_FILE, datetime.datetime.now(datetime.UTC))
+        if moved is not None:
+            logging.getLogger("provemu").warning("moved the state database aside to %s", moved)
     suite = Suite(serve, configs)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import logging
 import random
+import re
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,7 @@ from emulators.clock import Clock, SystemClock
 from emulators.control import build_control_app
 from emulators.events import EventLog
 from emulators.listeners import start_site
-from emulators.state import StateStore
+from emulators.state import STATE_FILE, StateFileError, StateStore
 
 T = TypeVar("T")
 
@@ -72,11 +74,20 @@ class Suite:
             state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StartupError(f"cannot create state directory {state_dir}: {exc.strerror}") from exc
-        self.db = StateStore(state_dir / "state.sqlite")
+        try:
+            self.db = StateStore(state_dir / STATE_FILE)
+        except StateFileError as exc:
+            hint = "; start with --reset-state to move it aside and begin empty" if exc.corrupt else ""
+            raise StartupError(f"{exc}{hint}") from exc
         names = list(self.serve.server_names)
         for name, config in self.configs.items():
             names += registry.emulator_class(name).server_names(config)
-        self.pki = DevPKI.load_or_create(state_dir / "pki", names)
+        try:
+            self.pki = DevPKI.load_or_create(state_dir / "pki", names)
+        except OSError as exc:
+            self.db.close()
+            self.db = None
+            raise StartupError(f"cannot write the dev PKI in {state_dir / 'pki'}: {exc.strerror or exc}") from exc
         try:
             for name, config in self.configs.items():
                 cls = registry.emulator_class(name)
@@ -85,7 +96,7 @@ class Suite:
                                       log=logging.getLogger(f"provemu.{name}"), rng=emulator_rng(self.serve.seed, name))
                 emulator = cls(config, ctx)
                 self.emulators[name] = emulator
-                await _bind(name, emulator.start())
+                await _bind(name, emulator.start(), configured_addresses(self.serve.host, config))
             if self.serve.control:
                 await self._start_control()
         except BaseException:
@@ -99,7 +110,8 @@ class Suite:
                                shutdown_timeout=1.0)
         await runner.setup()
         self._control_runner = runner
-        port = await _bind("control", start_site(runner, self.serve.host, self.serve.control_port))
+        port = await _bind("control", start_site(runner, self.serve.host, self.serve.control_port),
+                           [_address(self.serve.host, self.serve.control_port)])
         self.control_listener = Listener("control", "http", self.serve.host, port)
 
     async def stop(self) -> None:
@@ -142,12 +154,31 @@ class Suite:
         return "provemu ready: " + " ".join(parts)
 
 
-async def _bind(what: str, awaitable: Awaitable[T]) -> T:
+async def _bind(what: str, awaitable: Awaitable[T], addresses: Sequence[str]) -> T:
+    """Await a start that binds sockets; a failure is a one-line StartupError naming the address."""
     try:
         return await awaitable
     except OSError as exc:
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-        raise StartupError(f"{what}: cannot listen: {reason}") from exc
+        # asyncio's create_server names the address in its message; other binders (aiocoap, UDP) do not
+        named = _BIND_ADDRESS.search(str(exc))
+        if named is not None:
+            addresses = [_address(named.group(1), int(named.group(2)))]
+        where = {0: "", 1: " on "}.get(len(addresses), " on one of ") + ", ".join(addresses)
+        raise StartupError(f"{what}: cannot listen{where}: {reason}") from exc
+
+
+_BIND_ADDRESS = re.compile(r"address \('([^']*)', (\d+)")
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def configured_addresses(host: str, config: Any) -> list[str]:
+    """`host:port` of every fixed port an emulator's config asks for (port 0 picks a free one, never in use)."""
+    return [_address(host, value) for f in dataclasses.fields(config)
+            if f.name.endswith("_port") and isinstance(value := getattr(config, f.name), int) and value]
 
 
 def default_configs(names: Sequence[str]) -> dict[str, Any]:

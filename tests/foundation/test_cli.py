@@ -91,7 +91,8 @@ def test_port_in_use_exits_with_one_clear_line(tmp_path: Path) -> None:
         result = subprocess.run([*PROVEMU, "serve", "aws", "--mqtt-port", str(port), "--control-port", "0",
                                  "--state-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "provemu: aws: cannot listen: address already in use"
+    assert result.stderr.strip().splitlines()[-1] == \
+        f"provemu: aws: cannot listen on 127.0.0.1:{port}: address already in use"
 
 
 def test_certs_commands(tmp_path: Path) -> None:
@@ -113,3 +114,55 @@ def test_issue_client_tightens_an_existing_key_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "d.key").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "d.key").read_text().startswith("-----BEGIN")
+
+
+def _fails_with_one_line(*args: str, cwd: Path) -> str:
+    result = subprocess.run([*PROVEMU, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("provemu: "), result.stderr
+    return lines[0]
+
+
+def test_port_out_of_range_is_one_line(tmp_path: Path) -> None:
+    line = _fails_with_one_line("serve", "aws", "--mqtt-port", "70000", "--state-dir", "s", cwd=tmp_path)
+    assert "mqtt_port" in line and "70000 is not a port number" in line
+
+
+def test_unopenable_state_database_is_one_line_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "s" / "state.sqlite").mkdir(parents=True)  # what sqlite reports as for a read-only directory
+    line = _fails_with_one_line("serve", "aws", "--mqtt-port", "0", "--control-port", "0", "--state-dir", "s",
+                                cwd=tmp_path)
+    assert line == "provemu: cannot open state database s/state.sqlite: unable to open database file"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_read_only_state_directory_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "s").mkdir(mode=0o555)
+    line = _fails_with_one_line("serve", "aws", "--mqtt-port", "0", "--control-port", "0", "--state-dir", "s",
+                                cwd=tmp_path)
+    assert "s/state.sqlite" in line
+
+
+def test_corrupt_state_database_is_named_and_reset_state_moves_it_aside(tmp_path: Path) -> None:
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "state.sqlite").write_bytes(b"not a database" * 100)
+    args = ("serve", "aws", "--mqtt-port", "0", "--control-port", "0", "--state-dir", "s")
+    line = _fails_with_one_line(*args, cwd=tmp_path)
+    assert "s/state.sqlite" in line and "file is not a database" in line and "--reset-state" in line
+    process = _start(*args, "--reset-state", cwd=tmp_path)
+    try:
+        assert process.stdout is not None
+        assert "ready" in process.stdout.readline()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    [moved] = (tmp_path / "s").glob("state.sqlite.*Z")
+    assert moved.read_bytes() == b"not a database" * 100
+
+
+def test_unknown_config_table_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "provemu.toml").write_text("[awss]\nmqtt_port = 1\n")
+    line = _fails_with_one_line("serve", "aws", "--config", "provemu.toml", "--state-dir", "s", cwd=tmp_path)
+    assert line == "provemu: config file provemu.toml: unknown table [awss]; known: serve, esp, aws, nrf, simplelink"
