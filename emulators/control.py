@@ -7,11 +7,13 @@ document are both generated from those declarations.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from emulators.base import TRANSPORT_SCHEMES
 from emulators.events import EventLog
@@ -26,6 +28,7 @@ from emulators.routes import (
     Reply,
     Route,
     array,
+    error_response,
     obj,
     openapi_paths,
     query_int,
@@ -47,8 +50,12 @@ class ControlSurface(Protocol):
     def control_routes(self) -> list[Route]: ...
 
 
-def build_control_app(emulators: Mapping[str, ControlSurface], events: EventLog) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+def build_control_app(emulators: Mapping[str, ControlSurface], events: EventLog,
+                      token: str | None = None) -> web.Application:
+    """The control application; with `token`, every route (the event stream and each emulator's too) answers
+    401 unless the request carries `Authorization: Bearer <token>`."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES,
+                          middlewares=[bearer_token_required(token)] if token else [])
     per_emulator = {name: emu.control_routes() for name, emu in emulators.items()}
 
     async def healthz(_: web.Request) -> web.Response:
@@ -103,6 +110,21 @@ def build_control_app(emulators: Mapping[str, ControlSurface], events: EventLog)
             sub.add_routes([route.aiohttp() for route in routes])
             app.add_subapp(f"/api/{name}", sub)
     return app
+
+
+def bearer_token_required(token: str) -> Middleware:
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        offered = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(offered, expected):
+            response = error_response(401, "this control API requires Authorization: Bearer <token>")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="provemu"'
+            return response
+        return await handler(request)
+
+    return check
 
 
 def openapi_document(base: list[Route], per_emulator: Mapping[str, list[Route]]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
+import ipaddress
 import logging
 import random
 import re
@@ -33,6 +34,12 @@ class ServeConfig:
     state_dir: Path = field(default=Path(".provemu"), metadata={"help": "state directory (SQLite, PKI)"})
     control_port: int = field(default=8700, metadata={"help": "control API port"})
     control: bool = field(default=True, metadata={"help": "serve the control API"})
+    control_host: str = field(default="127.0.0.1", metadata={
+        "help": "address the control API binds to; not --host, because the control API hands out claim keys, "
+                "PoPs and Wi-Fi keys: anything but loopback requires --control-token"})
+    control_token: str | None = field(default=None, metadata={
+        "help": "bearer token every control API request must carry (Authorization: Bearer TOKEN); "
+                "required when --control-host is not loopback"})
     server_names: list[str] = field(default_factory=list,
                                     metadata={"help": "extra DNS names/IPs for the TLS server certificate"})
     drain_timeout: float = field(default=10.0, metadata={
@@ -69,6 +76,7 @@ class Suite:
         return f"http://{self.control_listener.address}"
 
     async def start(self) -> None:
+        check_control_exposure(self.serve)
         state_dir = self.serve.state_dir
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
@@ -105,14 +113,15 @@ class Suite:
         self.events.emit("suite", "ready", listeners=self.listener_map())  # in events.SUITE_KINDS
 
     async def _start_control(self) -> None:
-        app = build_control_app(self.emulators, self.events)
+        app = build_control_app(self.emulators, self.events, token=self.serve.control_token)
         runner = web.AppRunner(app, access_log=logging.getLogger("provemu.control.access"),
                                shutdown_timeout=1.0)
         await runner.setup()
         self._control_runner = runner
-        port = await _bind("control", start_site(runner, self.serve.host, self.serve.control_port),
-                           [_address(self.serve.host, self.serve.control_port)])
-        self.control_listener = Listener("control", "http", self.serve.host, port)
+        host = self.serve.control_host
+        port = await _bind("control", start_site(runner, host, self.serve.control_port),
+                           [_address(host, self.serve.control_port)])
+        self.control_listener = Listener("control", "http", host, port)
 
     async def stop(self) -> None:
         if self._control_runner is not None:
@@ -179,6 +188,23 @@ def configured_addresses(host: str, config: Any) -> list[str]:
     """`host:port` of every fixed port an emulator's config asks for (port 0 picks a free one, never in use)."""
     return [_address(host, value) for f in dataclasses.fields(config)
             if f.name.endswith("_port") and isinstance(value := getattr(config, f.name), int) and value]
+
+
+def check_control_exposure(serve: ServeConfig) -> None:
+    """Refuse a control API reachable from other hosts without a token: it hands out private keys."""
+    if serve.control and not serve.control_token and not is_loopback(serve.control_host):
+        raise StartupError(f"control API on {serve.control_host} needs a token: set --control-token or "
+                           f"PROVEMU_CONTROL_TOKEN, or keep --control-host on loopback")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names only this machine (127.0.0.0/8, ::1, localhost); any other name counts as exposed."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def default_configs(names: Sequence[str]) -> dict[str, Any]:
