@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from certs.devpki import DevPKI
 from emulators.clock import Clock
 from emulators.events import EventLog
+from emulators.listeners import HttpTimeouts
 from emulators.routes import Route
 from emulators.state import StateStore
 
@@ -59,6 +60,7 @@ class EmulatorContext:
     clock: Clock
     log: logging.Logger
     rng: random.Random = field(default_factory=random.SystemRandom)
+    http_timeouts: HttpTimeouts = field(default_factory=HttpTimeouts)
 
 
 class Emulator(abc.ABC):

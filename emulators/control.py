@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from emulators.base import TRANSPORT_SCHEMES
 from emulators.events import EventLog
+from emulators.listeners import DEFAULT_HTTP_TIMEOUTS, HttpTimeouts, http_app
 from emulators.routes import (
     BAD_REQUEST,
     INTEGER,
@@ -51,11 +52,11 @@ class ControlSurface(Protocol):
 
 
 def build_control_app(emulators: Mapping[str, ControlSurface], events: EventLog,
-                      token: str | None = None) -> web.Application:
+                      token: str | None = None, timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS) -> web.Application:
     """The control application; with `token`, every route (the event stream and each emulator's too) answers
     401 unless the request carries `Authorization: Bearer <token>`."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES,
-                          middlewares=[bearer_token_required(token)] if token else [])
+    app = http_app(timeouts, client_max_size=MAX_BODY_BYTES,
+                   middlewares=[bearer_token_required(token)] if token else [])
     per_emulator = {name: emu.control_routes() for name, emu in emulators.items()}
 
     async def healthz(_: web.Request) -> web.Response:

@@ -1,14 +1,76 @@
-"""Binding listeners: the port a server really got (configured port 0 means "any free one", as tests use).
+"""Binding listeners: the port a server really got (configured port 0 means "any free one", as tests use), and
+the deadlines that bound idle and slow HTTP peers on every aiohttp listener.
 
-aiohttp has no public accessor for a site's bound port, so the one place that reads it is here.
+aiohttp has no public accessor for a site's bound port, so the one place that reads it is here. It has no header
+or body timeout either: `http_app` gives an application both. A connection must deliver a complete request head
+within `header` seconds of connecting or of its previous answer (aiohttp's keep-alive timer, which also runs
+before the first request and while a head is incomplete), and a body within `body` seconds of its head; a late
+body is answered 408 and the connection closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
+
+log = logging.getLogger("provemu.http")
+
+
+@dataclass(frozen=True)
+class HttpTimeouts:
+    """Seconds a peer has for a request head (from connecting or the previous answer) and for a body."""
+
+    header: float = 10.0
+    body: float = 30.0
+
+
+DEFAULT_HTTP_TIMEOUTS = HttpTimeouts()
+_TIMEOUTS = web.AppKey("provemu_http_timeouts", HttpTimeouts)
+
+
+def http_app(timeouts: HttpTimeouts, **kwargs: Any) -> web.Application:
+    """An aiohttp application whose connections are bounded by `timeouts` (kwargs go to `web.Application`)."""
+    app = web.Application(handler_args={"keepalive_timeout": timeouts.header},
+                          middlewares=[*kwargs.pop("middlewares", ()), _body_deadline], **kwargs)
+    app[_TIMEOUTS] = timeouts
+    return app
+
+
+class _BodyTimeout(Exception):
+    """Set on a request's payload when its body is late; whoever reads it then wakes with this."""
+
+
+@web.middleware
+async def _body_deadline(request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    if not request.can_read_body or request.content.is_eof():
+        return await handler(request)
+    seconds = request.config_dict[_TIMEOUTS].body
+
+    def expire() -> None:
+        if not request.content.is_eof():
+            request.content.set_exception(_BodyTimeout())
+
+    deadline = asyncio.get_running_loop().call_later(seconds, expire)
+    try:
+        return await handler(request)
+    except _BodyTimeout:
+        log.warning("%s %s from %s: request body not received within %.1fs; closing", request.method,
+                    request.path[:100], request.remote, seconds)
+        response = web.Response(status=408, text="request body timeout")
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()  # no lingering read of a body we gave up on
+        return response
+    finally:
+        deadline.cancel()
 
 
 def server_port(server: asyncio.AbstractServer) -> int:

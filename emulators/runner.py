@@ -22,7 +22,7 @@ from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.clock import Clock, SystemClock
 from emulators.control import build_control_app
 from emulators.events import EventLog
-from emulators.listeners import start_site
+from emulators.listeners import HttpTimeouts, start_site
 from emulators.state import STATE_FILE, StateFileError, StateStore
 
 T = TypeVar("T")
@@ -42,6 +42,11 @@ class ServeConfig:
                 "required when --control-host is not loopback"})
     server_names: list[str] = field(default_factory=list,
                                     metadata={"help": "extra DNS names/IPs for the TLS server certificate"})
+    http_header_timeout: float = field(default=HttpTimeouts.header, metadata={
+        "help": "seconds an HTTP peer has to send a complete request head, from connecting or the previous answer "
+                "(bounds idle and slowloris connections on every HTTP listener)"})
+    http_body_timeout: float = field(default=HttpTimeouts.body, metadata={
+        "help": "seconds an HTTP peer has to send a request body after its head (late: 408 and closed)"})
     drain_timeout: float = field(default=10.0, metadata={
         "help": "seconds a shutdown (SIGTERM) waits for emulators to close their connections"})
     seed: int | None = field(default=None, metadata={
@@ -68,6 +73,10 @@ class Suite:
         self.pki: DevPKI | None = None
         self._control_runner: web.AppRunner | None = None
         self.control_listener: Listener | None = None
+
+    @property
+    def http_timeouts(self) -> HttpTimeouts:
+        return HttpTimeouts(self.serve.http_header_timeout, self.serve.http_body_timeout)
 
     @property
     def control_url(self) -> str:
@@ -101,7 +110,8 @@ class Suite:
                 cls = registry.emulator_class(name)
                 ctx = EmulatorContext(state_dir=state_dir, host=self.serve.host, events=self.events,
                                       db=self.db, pki=self.pki, clock=self.clock,
-                                      log=logging.getLogger(f"provemu.{name}"), rng=emulator_rng(self.serve.seed, name))
+                                      log=logging.getLogger(f"provemu.{name}"), rng=emulator_rng(self.serve.seed, name),
+                                      http_timeouts=self.http_timeouts)
                 emulator = cls(config, ctx)
                 self.emulators[name] = emulator
                 await _bind(name, emulator.start(), configured_addresses(self.serve.host, config))
@@ -113,7 +123,8 @@ class Suite:
         self.events.emit("suite", "ready", listeners=self.listener_map())  # in events.SUITE_KINDS
 
     async def _start_control(self) -> None:
-        app = build_control_app(self.emulators, self.events, token=self.serve.control_token)
+        app = build_control_app(self.emulators, self.events, token=self.serve.control_token,
+                                timeouts=self.http_timeouts)
         runner = web.AppRunner(app, access_log=logging.getLogger("provemu.control.access"),
                                shutdown_timeout=1.0)
         await runner.setup()
