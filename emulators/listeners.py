@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 log = logging.getLogger("provemu.http")
 
@@ -34,9 +35,35 @@ DEFAULT_HTTP_TIMEOUTS = HttpTimeouts()
 _TIMEOUTS = web.AppKey("provemu_http_timeouts", HttpTimeouts)
 
 
+class _PeerErrorLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's connection logger: a request the peer got wrong (an HTTP parse error) is one warning line;
+    anything else, an emulator bug, keeps its traceback."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError):
+            self.warning("bad HTTP request from %s: %s", args[0] if args else "?", _one_line(exc_info))
+        else:
+            self.error(msg, *args, exc_info=exc_info, **kwargs)
+
+    def debug(self, msg: object, *args: object, exc_info: Any = None, **kwargs: Any) -> None:
+        # aiohttp logs a first request with a bad method (TLS or other non-HTTP bytes) here, traceback and all
+        if isinstance(exc_info, HttpProcessingError):
+            super().debug("non-HTTP bytes from %s: %s", args[0] if args else "?", _one_line(exc_info))
+        else:
+            super().debug(msg, *args, exc_info=exc_info, **kwargs)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+_CONNECTION_LOG = _PeerErrorLogger(log, {})
+
+
 def http_app(timeouts: HttpTimeouts, **kwargs: Any) -> web.Application:
-    """An aiohttp application whose connections are bounded by `timeouts` (kwargs go to `web.Application`)."""
-    app = web.Application(handler_args={"keepalive_timeout": timeouts.header},
+    """An aiohttp application whose connections are bounded by `timeouts` and whose peers' malformed requests
+    log one warning line each (kwargs go to `web.Application`)."""
+    app = web.Application(handler_args={"keepalive_timeout": timeouts.header, "logger": _CONNECTION_LOG},
                           middlewares=[*kwargs.pop("middlewares", ()), _body_deadline], **kwargs)
     app[_TIMEOUTS] = timeouts
     return app
