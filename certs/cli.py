@@ -16,8 +16,8 @@ from certs.keyfile import write_private_key
 from certs.pki import certificate_id, issue_client_cert, load_certificate, sign_csr
 
 
-def add_certs_commands(commands: Any) -> None:
-    certs = commands.add_parser("certs", help="create and inspect the dev PKI")
+def add_certs_commands(commands: Any, help_text: str) -> None:
+    certs = commands.add_parser("certs", help=help_text)
     sub = certs.add_subparsers(dest="certs_command", required=True, metavar="ACTION")
 
     init = sub.add_parser("init", help="create <state-dir>/pki (CA and server certificate) if missing")

@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 from certs.devpki import DevPKI
 from emulators.clock import Clock
 from emulators.events import EventLog
-from emulators.listeners import HttpTimeouts
 from emulators.routes import Route
 from emulators.state import StateStore
+from emulators.suite_config import HttpTimeouts
 
 TRANSPORT_SCHEMES = frozenset({"mqtts", "https", "http", "coap", "coaps", "udp"})
 

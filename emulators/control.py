@@ -17,7 +17,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from emulators.base import TRANSPORT_SCHEMES
 from emulators.events import EventLog
-from emulators.listeners import DEFAULT_HTTP_TIMEOUTS, HttpTimeouts, http_app
+from emulators.listeners import DEFAULT_HTTP_TIMEOUTS, http_app
 from emulators.routes import (
     BAD_REQUEST,
     INTEGER,
@@ -34,6 +34,7 @@ from emulators.routes import (
     openapi_paths,
     query_int,
 )
+from emulators.suite_config import HttpTimeouts
 
 API_VERSION = "0.1.0"
 LISTENER_SCHEMA = obj(("name", "transport", "host", "port", "url"), name=STRING,

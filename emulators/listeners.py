@@ -14,21 +14,14 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from emulators.suite_config import HttpTimeouts
+
 log = logging.getLogger("provemu.http")
-
-
-@dataclass(frozen=True)
-class HttpTimeouts:
-    """Seconds a peer has for a request head (from connecting or the previous answer) and for a body."""
-
-    header: float = 10.0
-    body: float = 30.0
 
 
 DEFAULT_HTTP_TIMEOUTS = HttpTimeouts()

@@ -10,8 +10,6 @@ import logging
 import random
 import re
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -22,36 +20,11 @@ from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.clock import Clock, SystemClock
 from emulators.control import build_control_app
 from emulators.events import EventLog
-from emulators.listeners import HttpTimeouts, start_site
+from emulators.listeners import start_site
 from emulators.state import STATE_FILE, StateFileError, StateStore
+from emulators.suite_config import HttpTimeouts, ServeConfig
 
 T = TypeVar("T")
-
-
-@dataclass
-class ServeConfig:
-    host: str = field(default="127.0.0.1", metadata={"help": "address every listener binds to"})
-    state_dir: Path = field(default=Path(".provemu"), metadata={"help": "state directory (SQLite, PKI)"})
-    control_port: int = field(default=8700, metadata={"help": "control API port"})
-    control: bool = field(default=True, metadata={"help": "serve the control API"})
-    control_host: str = field(default="127.0.0.1", metadata={
-        "help": "address the control API binds to; not --host, because the control API hands out claim keys, "
-                "PoPs and Wi-Fi keys: anything but loopback requires --control-token"})
-    control_token: str | None = field(default=None, metadata={
-        "help": "bearer token every control API request must carry (Authorization: Bearer TOKEN); "
-                "required when --control-host is not loopback"})
-    server_names: list[str] = field(default_factory=list,
-                                    metadata={"help": "extra DNS names/IPs for the TLS server certificate"})
-    http_header_timeout: float = field(default=HttpTimeouts.header, metadata={
-        "help": "seconds an HTTP peer has to send a complete request head, from connecting or the previous answer "
-                "(bounds idle and slowloris connections on every HTTP listener)"})
-    http_body_timeout: float = field(default=HttpTimeouts.body, metadata={
-        "help": "seconds an HTTP peer has to send a request body after its head (late: 408 and closed)"})
-    drain_timeout: float = field(default=10.0, metadata={
-        "help": "seconds a shutdown (SIGTERM) waits for emulators to close their connections"})
-    seed: int | None = field(default=None, metadata={
-        "help": "seed of every emulator's randomness (ids, tokens, session keys, cookies) for runs that replay "
-                "byte for byte; never for real secrets (unset: the operating system's randomness)"})
 
 
 class StartupError(RuntimeError):

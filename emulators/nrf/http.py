@@ -16,9 +16,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from emulators.clock import Clock
-from emulators.listeners import DEFAULT_HTTP_TIMEOUTS, HttpTimeouts, http_app
+from emulators.listeners import DEFAULT_HTTP_TIMEOUTS, http_app
 from emulators.nrf.config import NrfConfig
 from emulators.nrf.management import ManagementApi
+from emulators.suite_config import HttpTimeouts
 from protocols.faults import Delivery, seconds_param
 from protocols.nrf.service import Authenticated, Outcome, ProvisioningService, Reply
 

@@ -14,8 +14,9 @@ import ssl
 
 from aiohttp import web
 
-from emulators.listeners import DEFAULT_HTTP_TIMEOUTS, HttpTimeouts, http_app, start_site
+from emulators.listeners import DEFAULT_HTTP_TIMEOUTS, http_app, start_site
 from emulators.simplelink.device import SimpleLinkDevice
+from emulators.suite_config import HttpTimeouts
 from protocols.faults import NORMAL_DELIVERY
 from protocols.simplelink.apserver import ApAnswer, ApRequest
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import re
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from emulators.registry import SPECS
 
 PROVEMU = [sys.executable, "-m", "emulators.cli"]
 
@@ -166,3 +169,26 @@ def test_unknown_config_table_is_refused(tmp_path: Path) -> None:
     (tmp_path / "provemu.toml").write_text("[awss]\nmqtt_port = 1\n")
     line = _fails_with_one_line("serve", "aws", "--config", "provemu.toml", "--state-dir", "s", cwd=tmp_path)
     assert line == "provemu: config file provemu.toml: unknown table [awss]; known: serve, esp, aws, nrf, simplelink"
+
+
+def test_help_imports_no_emulator_and_version_prints_the_version() -> None:
+    script = ("import contextlib, json, sys\n"
+              "from emulators.cli import main\n"
+              "with contextlib.suppress(SystemExit):\n"
+              "    main(['--help'])\n"
+              "print(json.dumps(sorted(sys.modules)))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "serve" in result.stdout and "simplelink" in result.stdout
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    emulator_packages = tuple(f"emulators.{spec.name}" for spec in SPECS)
+    assert not [m for m in loaded if m.startswith((*emulator_packages, "aiohttp", "cryptography", "certs."))]
+    version = subprocess.run([*PROVEMU, "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"provemu {importlib.metadata.version('provemu')}"
+
+
+def test_each_command_still_has_its_own_help() -> None:
+    for command in (["serve", "aws"], ["certs", "issue-client"], ["nrf"], ["aws", "fleet"]):
+        result = subprocess.run([*PROVEMU, *command, "--help"], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and result.stdout.startswith("usage: provemu " + " ".join(command)), result
