@@ -45,10 +45,15 @@ def test_identical_warnings_pass_a_burst_then_one_count_per_interval() -> None:
 
 
 def test_the_cli_handler_is_rate_limited() -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
     configure_logging()
-    [handler] = logging.getLogger().handlers
-    assert isinstance(handler, CurrentStderrHandler)
-    assert any(isinstance(f, RateLimitFilter) for f in handler.filters)
+    try:
+        [handler] = root.handlers
+        assert isinstance(handler, CurrentStderrHandler)
+        assert any(isinstance(f, RateLimitFilter) for f in handler.filters)
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
 
 
 @pytest.mark.parametrize("payload", [
