@@ -12,11 +12,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from certs.devpki import DevPKI
+from certs.keyfile import write_private_key
 from certs.pki import certificate_id, issue_client_cert, load_certificate, sign_csr
 
 
-def add_certs_commands(commands: Any) -> None:
-    certs = commands.add_parser("certs", help="create and inspect the dev PKI")
+def add_certs_commands(commands: Any, help_text: str) -> None:
+    certs = commands.add_parser("certs", help=help_text)
     sub = certs.add_subparsers(dest="certs_command", required=True, metavar="ACTION")
 
     init = sub.add_parser("init", help="create <state-dir>/pki (CA and server certificate) if missing")
@@ -74,7 +75,7 @@ def _issue(args: argparse.Namespace) -> int:
     pki = DevPKI.load_or_create(args.state_dir / "pki")
     pair = issue_client_cert(pki.ca, args.common_name, key_type=args.key_type)
     args.out.with_suffix(".pem").write_bytes(pair.cert_pem())
-    args.out.with_suffix(".key").write_bytes(pair.key_pem())
+    write_private_key(args.out.with_suffix(".key"), pair.key_pem())
     print(f"{args.out}.pem {pair.certificate_id}")
     return 0
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from certs.keyfile import write_private_key
 from certs.pki import CertifiedKey, create_ca, issue_server_cert, load_certificate, load_private_key
 
 DEFAULT_SERVER_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -97,9 +97,7 @@ def _load_pair(cert_path: Path, key_path: Path) -> CertifiedKey | None:
 
 def _write_pair(cert_path: Path, key_path: Path, pair: CertifiedKey) -> None:
     cert_path.write_bytes(pair.cert_pem())
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pair.key_pem())
+    write_private_key(key_path, pair.key_pem())
 
 
 def _server_usable(server: CertifiedKey, ca: CertifiedKey, names: list[str]) -> bool:

@@ -18,6 +18,7 @@ from emulators.clock import Clock
 from emulators.events import EventLog
 from emulators.routes import Route
 from emulators.state import StateStore
+from emulators.suite_config import HttpTimeouts
 
 TRANSPORT_SCHEMES = frozenset({"mqtts", "https", "http", "coap", "coaps", "udp"})
 
@@ -59,6 +60,7 @@ class EmulatorContext:
     clock: Clock
     log: logging.Logger
     rng: random.Random = field(default_factory=random.SystemRandom)
+    http_timeouts: HttpTimeouts = field(default_factory=HttpTimeouts)
 
 
 class Emulator(abc.ABC):

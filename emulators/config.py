@@ -15,7 +15,7 @@ import json
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +36,16 @@ def read_config_file(path: Path | str | None) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+def check_tables(file_data: Mapping[str, Any], known: Iterable[str], path: Path | str | None) -> None:
+    """A ConfigError for a top-level table the suite does not read (a typo such as `[awss]` would otherwise be
+    silently ignored)."""
+    known = list(known)
+    unknown = [name for name in file_data if name not in known]
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown table{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(f'[{name}]' for name in unknown)}; known: {', '.join(known)}")
 
 
 def field_types(cls: type) -> dict[str, Any]:
@@ -82,7 +92,7 @@ def load_config(cls: type[T], name: str, file_data: Mapping[str, Any] | None = N
     for key, raw in table.items():
         if key not in types_:
             raise ConfigError(f"config file: [{name}] has no setting {key!r}")
-        values[key] = _coerce(raw, types_[key], f"config file [{name}] {key}")
+        values[key] = _value(key, raw, types_[key], f"config file [{name}] {key}")
     strict_env = env_prefix is None
     env_prefix = env_prefix or f"PROVEMU_{name.upper()}_"
     for var, raw in (env or {}).items():
@@ -92,16 +102,26 @@ def load_config(cls: type[T], name: str, file_data: Mapping[str, Any] | None = N
                 continue
             if key not in types_:
                 raise ConfigError(f"environment: {var} names no setting of {name}")
-            values[key] = _coerce(raw, types_[key], f"environment {var}")
+            values[key] = _value(key, raw, types_[key], f"environment {var}")
     for source, mapping in (("flag", cli or {}), ("override", overrides or {})):
         for key, raw in mapping.items():
             if key not in types_:
                 raise ConfigError(f"{source}: {name} has no setting {key!r}")
-            values[key] = _coerce(raw, types_[key], f"{source} {key}")
+            values[key] = _value(key, raw, types_[key], f"{source} {key}")
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{name}: {exc}") from exc
+
+
+def _value(key: str, raw: Any, annotation: Any, where: str) -> Any:
+    value = _coerce(raw, annotation, where)
+    if key.endswith("_port") and isinstance(value, int) and not 0 <= value <= MAX_PORT:
+        raise ConfigError(f"{where}: {value} is not a port number (0-{MAX_PORT}, 0 picks a free one)")
+    return value
+
+
+MAX_PORT = 65535
 
 
 def _dest(prefix: str, name: str) -> str:

@@ -7,14 +7,17 @@ document are both generated from those declarations.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from emulators.base import TRANSPORT_SCHEMES
 from emulators.events import EventLog
+from emulators.listeners import DEFAULT_HTTP_TIMEOUTS, http_app
 from emulators.routes import (
     BAD_REQUEST,
     INTEGER,
@@ -26,10 +29,12 @@ from emulators.routes import (
     Reply,
     Route,
     array,
+    error_response,
     obj,
     openapi_paths,
     query_int,
 )
+from emulators.suite_config import HttpTimeouts
 
 API_VERSION = "0.1.0"
 LISTENER_SCHEMA = obj(("name", "transport", "host", "port", "url"), name=STRING,
@@ -47,8 +52,12 @@ class ControlSurface(Protocol):
     def control_routes(self) -> list[Route]: ...
 
 
-def build_control_app(emulators: Mapping[str, ControlSurface], events: EventLog) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+def build_control_app(emulators: Mapping[str, ControlSurface], events: EventLog,
+                      token: str | None = None, timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS) -> web.Application:
+    """The control application; with `token`, every route (the event stream and each emulator's too) answers
+    401 unless the request carries `Authorization: Bearer <token>`."""
+    app = http_app(timeouts, client_max_size=MAX_BODY_BYTES,
+                   middlewares=[bearer_token_required(token)] if token else [])
     per_emulator = {name: emu.control_routes() for name, emu in emulators.items()}
 
     async def healthz(_: web.Request) -> web.Response:
@@ -103,6 +112,21 @@ def build_control_app(emulators: Mapping[str, ControlSurface], events: EventLog)
             sub.add_routes([route.aiohttp() for route in routes])
             app.add_subapp(f"/api/{name}", sub)
     return app
+
+
+def bearer_token_required(token: str) -> Middleware:
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        offered = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(offered, expected):
+            response = error_response(401, "this control API requires Authorization: Bearer <token>")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="provemu"'
+            return response
+        return await handler(request)
+
+    return check
 
 
 def openapi_document(base: list[Route], per_emulator: Mapping[str, list[Route]]) -> dict[str, Any]:

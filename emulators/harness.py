@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from emulators import registry
 from emulators.clock import Clock
 from emulators.config import load_config
-from emulators.runner import ServeConfig, Suite
+from emulators.runner import Suite
+from emulators.suite_config import ServeConfig
 
 T = TypeVar("T")
 

@@ -1,10 +1,15 @@
-"""Logging set-up for the CLI: human-readable lines or JSON lines on stderr."""
+"""Logging set-up for the CLI: human-readable lines or JSON lines on stderr, with repeated identical warnings
+rate-limited so that a peer cannot flood the log."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -34,8 +39,55 @@ class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+@dataclass
+class _Window:
+    start: float
+    passed: int = 0
+    suppressed: int = 0
+
+
+class RateLimitFilter(logging.Filter):
+    """Passes the first `burst` records at WARNING or above with the same logger, level and message template
+    in each `interval` seconds and drops the rest. The last one passed says that more will be dropped, and the
+    first one of the next interval how many were."""
+
+    def __init__(self, burst: int = 5, interval: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.burst = burst
+        self.interval = interval
+        self.clock = clock
+        self._windows: dict[tuple[str, int, str], _Window] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        with self._lock:
+            window = self._windows.get(key)
+            if window is None or now - window.start >= self.interval:
+                dropped = window.suppressed if window is not None else 0
+                window = self._windows[key] = _Window(now)
+                if dropped:
+                    _annotate(record, f"{dropped} identical lines suppressed in the previous {self.interval:g}s")
+            if window.passed >= self.burst:
+                window.suppressed += 1
+                return False
+            window.passed += 1
+            if window.passed == self.burst:
+                _annotate(record, f"further identical lines suppressed for up to {self.interval:g}s")
+            return True
+
+
+def _annotate(record: logging.LogRecord, note: str) -> None:
+    record.msg = f"{record.msg} [{note.replace('%', '%%') if record.args else note}]"
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = CurrentStderrHandler()
+    handler.addFilter(RateLimitFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
+import ipaddress
 import logging
 import random
+import re
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -20,24 +21,10 @@ from emulators.clock import Clock, SystemClock
 from emulators.control import build_control_app
 from emulators.events import EventLog
 from emulators.listeners import start_site
-from emulators.state import StateStore
+from emulators.state import STATE_FILE, StateFileError, StateStore
+from emulators.suite_config import HttpTimeouts, ServeConfig
 
 T = TypeVar("T")
-
-
-@dataclass
-class ServeConfig:
-    host: str = field(default="127.0.0.1", metadata={"help": "address every listener binds to"})
-    state_dir: Path = field(default=Path(".provemu"), metadata={"help": "state directory (SQLite, PKI)"})
-    control_port: int = field(default=8700, metadata={"help": "control API port"})
-    control: bool = field(default=True, metadata={"help": "serve the control API"})
-    server_names: list[str] = field(default_factory=list,
-                                    metadata={"help": "extra DNS names/IPs for the TLS server certificate"})
-    drain_timeout: float = field(default=10.0, metadata={
-        "help": "seconds a shutdown (SIGTERM) waits for emulators to close their connections"})
-    seed: int | None = field(default=None, metadata={
-        "help": "seed of every emulator's randomness (ids, tokens, session keys, cookies) for runs that replay "
-                "byte for byte; never for real secrets (unset: the operating system's randomness)"})
 
 
 class StartupError(RuntimeError):
@@ -61,31 +48,46 @@ class Suite:
         self.control_listener: Listener | None = None
 
     @property
+    def http_timeouts(self) -> HttpTimeouts:
+        return HttpTimeouts(self.serve.http_header_timeout, self.serve.http_body_timeout)
+
+    @property
     def control_url(self) -> str:
         if self.control_listener is None:
             raise RuntimeError("the control API is not running")
         return f"http://{self.control_listener.address}"
 
     async def start(self) -> None:
+        check_control_exposure(self.serve)
         state_dir = self.serve.state_dir
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StartupError(f"cannot create state directory {state_dir}: {exc.strerror}") from exc
-        self.db = StateStore(state_dir / "state.sqlite")
+        try:
+            self.db = StateStore(state_dir / STATE_FILE)
+        except StateFileError as exc:
+            hint = "; start with --reset-state to move it aside and begin empty" if exc.corrupt else ""
+            raise StartupError(f"{exc}{hint}") from exc
         names = list(self.serve.server_names)
         for name, config in self.configs.items():
             names += registry.emulator_class(name).server_names(config)
-        self.pki = DevPKI.load_or_create(state_dir / "pki", names)
+        try:
+            self.pki = DevPKI.load_or_create(state_dir / "pki", names)
+        except OSError as exc:
+            self.db.close()
+            self.db = None
+            raise StartupError(f"cannot write the dev PKI in {state_dir / 'pki'}: {exc.strerror or exc}") from exc
         try:
             for name, config in self.configs.items():
                 cls = registry.emulator_class(name)
                 ctx = EmulatorContext(state_dir=state_dir, host=self.serve.host, events=self.events,
                                       db=self.db, pki=self.pki, clock=self.clock,
-                                      log=logging.getLogger(f"provemu.{name}"), rng=emulator_rng(self.serve.seed, name))
+                                      log=logging.getLogger(f"provemu.{name}"), rng=emulator_rng(self.serve.seed, name),
+                                      http_timeouts=self.http_timeouts)
                 emulator = cls(config, ctx)
                 self.emulators[name] = emulator
-                await _bind(name, emulator.start())
+                await _bind(name, emulator.start(), configured_addresses(self.serve.host, config))
             if self.serve.control:
                 await self._start_control()
         except BaseException:
@@ -94,13 +96,16 @@ class Suite:
         self.events.emit("suite", "ready", listeners=self.listener_map())  # in events.SUITE_KINDS
 
     async def _start_control(self) -> None:
-        app = build_control_app(self.emulators, self.events)
+        app = build_control_app(self.emulators, self.events, token=self.serve.control_token,
+                                timeouts=self.http_timeouts)
         runner = web.AppRunner(app, access_log=logging.getLogger("provemu.control.access"),
                                shutdown_timeout=1.0)
         await runner.setup()
         self._control_runner = runner
-        port = await _bind("control", start_site(runner, self.serve.host, self.serve.control_port))
-        self.control_listener = Listener("control", "http", self.serve.host, port)
+        host = self.serve.control_host
+        port = await _bind("control", start_site(runner, host, self.serve.control_port),
+                           [_address(host, self.serve.control_port)])
+        self.control_listener = Listener("control", "http", host, port)
 
     async def stop(self) -> None:
         if self._control_runner is not None:
@@ -142,12 +147,48 @@ class Suite:
         return "provemu ready: " + " ".join(parts)
 
 
-async def _bind(what: str, awaitable: Awaitable[T]) -> T:
+async def _bind(what: str, awaitable: Awaitable[T], addresses: Sequence[str]) -> T:
+    """Await a start that binds sockets; a failure is a one-line StartupError naming the address."""
     try:
         return await awaitable
     except OSError as exc:
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-        raise StartupError(f"{what}: cannot listen: {reason}") from exc
+        # asyncio's create_server names the address in its message; other binders (aiocoap, UDP) do not
+        named = _BIND_ADDRESS.search(str(exc))
+        if named is not None:
+            addresses = [_address(named.group(1), int(named.group(2)))]
+        where = {0: "", 1: " on "}.get(len(addresses), " on one of ") + ", ".join(addresses)
+        raise StartupError(f"{what}: cannot listen{where}: {reason}") from exc
+
+
+_BIND_ADDRESS = re.compile(r"address \('([^']*)', (\d+)")
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def configured_addresses(host: str, config: Any) -> list[str]:
+    """`host:port` of every fixed port an emulator's config asks for (port 0 picks a free one, never in use)."""
+    return [_address(host, value) for f in dataclasses.fields(config)
+            if f.name.endswith("_port") and isinstance(value := getattr(config, f.name), int) and value]
+
+
+def check_control_exposure(serve: ServeConfig) -> None:
+    """Refuse a control API reachable from other hosts without a token: it hands out private keys."""
+    if serve.control and not serve.control_token and not is_loopback(serve.control_host):
+        raise StartupError(f"control API on {serve.control_host} needs a token: set --control-token or "
+                           f"PROVEMU_CONTROL_TOKEN, or keep --control-host on loopback")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names only this machine (127.0.0.0/8, ::1, localhost); any other name counts as exposed."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def default_configs(names: Sequence[str]) -> dict[str, Any]:

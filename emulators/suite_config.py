@@ -1,4 +1,5 @@
-"""Which emulators `provemu serve all` runs: the per-emulator `enabled` switch.
+"""The suite's own settings (`[serve]`, `PROVEMU_*`, the serve flags) and which emulators `provemu serve all`
+runs: the per-emulator `enabled` switch. Kept free of server imports, so the CLI builds its parser quickly.
 
 Every emulator is enabled unless switched off; later sources win: the config file (`[nrf] enabled =
 false`), the environment (`PROVEMU_NRF_ENABLED=0`), then the flags `--enable NAME` / `--disable NAME`
@@ -10,11 +11,46 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from emulators.config import ConfigError, load_config
 
 ENABLED = "enabled"
+
+
+@dataclass(frozen=True)
+class HttpTimeouts:
+    """Seconds a peer has for a request head (from connecting or the previous answer) and for a body."""
+
+    header: float = 10.0
+    body: float = 30.0
+
+
+@dataclass
+class ServeConfig:
+    host: str = field(default="127.0.0.1", metadata={"help": "address every listener binds to"})
+    state_dir: Path = field(default=Path(".provemu"), metadata={"help": "state directory (SQLite, PKI)"})
+    control_port: int = field(default=8700, metadata={"help": "control API port"})
+    control: bool = field(default=True, metadata={"help": "serve the control API"})
+    control_host: str = field(default="127.0.0.1", metadata={
+        "help": "address the control API binds to; not --host, because the control API hands out claim keys, "
+                "PoPs and Wi-Fi keys: anything but loopback requires --control-token"})
+    control_token: str | None = field(default=None, metadata={
+        "help": "bearer token every control API request must carry (Authorization: Bearer TOKEN); "
+                "required when --control-host is not loopback"})
+    server_names: list[str] = field(default_factory=list,
+                                    metadata={"help": "extra DNS names/IPs for the TLS server certificate"})
+    http_header_timeout: float = field(default=HttpTimeouts.header, metadata={
+        "help": "seconds an HTTP peer has to send a complete request head, from connecting or the previous answer "
+                "(bounds idle and slowloris connections on every HTTP listener)"})
+    http_body_timeout: float = field(default=HttpTimeouts.body, metadata={
+        "help": "seconds an HTTP peer has to send a request body after its head (late: 408 and closed)"})
+    drain_timeout: float = field(default=10.0, metadata={
+        "help": "seconds a shutdown (SIGTERM) waits for emulators to close their connections"})
+    seed: int | None = field(default=None, metadata={
+        "help": "seed of every emulator's randomness (ids, tokens, session keys, cookies) for runs that replay "
+                "byte for byte; never for real secrets (unset: the operating system's randomness)"})
 
 
 @dataclass

@@ -112,10 +112,9 @@ class EspEmulator(Emulator):
         self.softap.clear()
 
     def listeners(self) -> list[Listener]:
-        out = []
-        for name, server in self.softap.items():
-            out.append(Listener(name, "http", server.host, server.port))
-        return out
+        """The SoftAP servers listening now: a node out of provisioning mode has none."""
+        return [Listener(name, "http", server.host, server.port)
+                for name, server in self.softap.items() if server.listening]
 
     def ready_info(self) -> dict[str, str]:
         first = next(iter(self.nodes.values()))

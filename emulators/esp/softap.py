@@ -46,6 +46,11 @@ class SoftApServer:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = server_port(self._server)
 
+    @property
+    def listening(self) -> bool:
+        """Whether the HTTP server is bound now (only while the node provisions)."""
+        return self._server is not None
+
     def _new_sessions(self) -> httpd.CookieSessions:
         return httpd.CookieSessions(lambda: int.from_bytes(self.node.rng(4), "big"))
 

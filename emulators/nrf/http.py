@@ -16,8 +16,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from emulators.clock import Clock
+from emulators.listeners import DEFAULT_HTTP_TIMEOUTS, http_app
 from emulators.nrf.config import NrfConfig
 from emulators.nrf.management import ManagementApi
+from emulators.suite_config import HttpTimeouts
 from protocols.faults import Delivery, seconds_param
 from protocols.nrf.service import Authenticated, Outcome, ProvisioningService, Reply
 
@@ -49,14 +51,15 @@ def delivery(reply: Reply) -> Delivery:
 
 class DeviceHttp:
     def __init__(self, service: ProvisioningService, management: ManagementApi, config: NrfConfig,
-                 clock: Clock) -> None:
+                 clock: Clock, timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS) -> None:
+        self.timeouts = timeouts
         self.service = service
         self.management = management
         self.config = config
         self.clock = clock
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
+        app = http_app(self.timeouts, client_max_size=MAX_BODY)
         app.add_routes([web.get("/v1/provisioning/commands", self.commands),
                         web.post("/v1/provisioning/response", self.response),
                         *(r.aiohttp() for r in self.management.routes(require_key=True))])

@@ -14,8 +14,9 @@ import ssl
 
 from aiohttp import web
 
-from emulators.listeners import start_site
+from emulators.listeners import DEFAULT_HTTP_TIMEOUTS, http_app, start_site
 from emulators.simplelink.device import SimpleLinkDevice
+from emulators.suite_config import HttpTimeouts
 from protocols.faults import NORMAL_DELIVERY
 from protocols.simplelink.apserver import ApAnswer, ApRequest
 
@@ -30,16 +31,18 @@ class DeviceHttpServer:
         http_port: int,
         https_port: int | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS,
     ) -> None:
         self.device = device
         self.host = host
         self.http_port = http_port
         self.https_port = https_port
         self.ssl_context = ssl_context
+        self.timeouts = timeouts
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=MAX_BODY)
+        app = http_app(self.timeouts, client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=logging.getLogger("provemu.simplelink.access"))
         await self._runner.setup()

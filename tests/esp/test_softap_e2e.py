@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 
+from emulators.base import Listener
 from emulators.clock import ManualClock
 from emulators.esp.client.app import ESPConnectStatus, ESPDevice, ESPProvisionStatus, ProgressEvent
 from emulators.esp.client.cloud import ControlApiCloud
@@ -334,12 +335,14 @@ async def test_provisioned_state_persists_and_factory_reset(tmp_path: Path) -> N
         assert (await provision(listener.address, 2))[0] is ESPProvisionStatus.SUCCESS
     async with running(["esp"], tmp_path, {"esp": INSTANT}) as suite:
         emu = suite.emulators["esp"]
-        listener = emu.listeners()[0]
+        assert emu.listeners() == []  # not in provisioning mode: no HTTP server, and /healthz says so
+        server = emu.softap[listener.name]
+        with pytest.raises(ConnectionRefusedError):
+            await raw_exchange(Listener(listener.name, "http", server.host, server.port), post("proto-ver", b"ESP"))
         assert emu.ready_info()["already_provisioned"] == listener.name
-        with pytest.raises(ConnectionRefusedError):  # not in provisioning mode: no HTTP server
-            await raw_exchange(listener, post("proto-ver", b"ESP"))
         code, node = await control(suite.control_url, "POST", f"/api/esp/nodes/{listener.name}/factory-reset")
         assert code == 200 and node["provisioning_active"] and not node["provisioned"]
+        [listener] = emu.listeners()
         assert (await provision(listener.address, 2))[0] is ESPProvisionStatus.SUCCESS
 
 
@@ -350,6 +353,10 @@ async def test_provisioning_stops_after_connected_is_reported(tmp_path: Path) ->
         await suite.events.wait_for(event("stopped", what="softap"), 2.0)
         with pytest.raises(ConnectionRefusedError):
             await raw_exchange(listener, post("proto-ver", b"ESP"))
+        assert suite.emulators["esp"].listeners() == []
+        status, health = await control(suite.control_url, "GET", "/healthz")
+        assert status == 200 and health["emulators"]["esp"]["listeners"] == []
+        assert f"{listener.name}=" not in suite.ready_line()
 
 
 async def test_auto_factory_reset_brings_the_node_back(tmp_path: Path) -> None:

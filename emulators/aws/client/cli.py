@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from certs.keyfile import write_private_key
 from emulators.aws.client.device import Endpoint, ProvisioningRejected, connect_as, provision
 from emulators.aws.client.fleet import run_fleet
 from emulators.aws.client.mqtt_client import MqttClientError
@@ -68,7 +69,7 @@ async def _provision(args: argparse.Namespace) -> int:
         return 1
     if args.out:
         args.out.with_suffix(".pem").write_text(device.certificate_pem)
-        args.out.with_suffix(".key").write_text(device.private_key_pem)
+        write_private_key(args.out.with_suffix(".key"), device.private_key_pem)
     print(json.dumps({"thingName": device.thing_name, "certificateId": device.certificate_id,
                       "deviceConfiguration": device.device_configuration, "reconnected": True}))
     return 0
