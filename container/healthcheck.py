@@ -22,9 +22,12 @@ def main() -> int:
     try:
         serve = load_config(ServeConfig, "serve", read_config_file(os.environ.get("PROVEMU_CONFIG")),
                             os.environ, env_prefix="PROVEMU_")
-        host = _WILDCARDS.get(serve.host, serve.host)
+        host = _WILDCARDS.get(serve.control_host, serve.control_host)
         host = f"[{host}]" if ":" in host else host
-        with urllib.request.urlopen(f"http://{host}:{serve.control_port}/healthz", timeout=4) as response:
+        request = urllib.request.Request(f"http://{host}:{serve.control_port}/healthz")
+        if serve.control_token:
+            request.add_header("Authorization", f"Bearer {serve.control_token}")
+        with urllib.request.urlopen(request, timeout=4) as response:
             body = json.load(response)
     except Exception as exc:  # any failure is "unhealthy"; say why in one line
         print(f"unhealthy: {exc}", file=sys.stderr)

@@ -32,11 +32,13 @@ class ControlError(RuntimeError):
 
 
 class ControlClient:
-    """Talks to one control API, e.g. `ControlClient("http://127.0.0.1:8700")`."""
+    """Talks to one control API, e.g. `ControlClient("http://127.0.0.1:8700")`; `token` is the bearer token a
+    control API bound beyond loopback requires (`provemu serve --control-token`)."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 10.0, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.token = token
 
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, query=query)
@@ -60,6 +62,8 @@ class ControlClient:
         req = urllib.request.Request(url, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as response:
                 return _decode(response.read())

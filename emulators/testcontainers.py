@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import secrets
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +51,7 @@ class ProvemuContainer(DockerContainer):
         self.ready_timeout = ready_timeout
         self.ready_line = ""
         self._control: ControlClient | None = None
+        self._token: str | None = None
         self.with_command(list(emulators))
         if host_network:
             self.with_env("PROVEMU_HOST", "127.0.0.1").with_env("PROVEMU_CONTROL_PORT", "0")
@@ -57,7 +59,11 @@ class ProvemuContainer(DockerContainer):
                 self.with_env(variable, "0")
             self.with_kwargs(network_mode="host")
         else:
-            self.with_env("PROVEMU_HOST", "0.0.0.0")
+            # published ports reach the container's interface, so the control API listens there too, behind a
+            # token of this container's own (it hands out claim keys and PoPs)
+            self._token = secrets.token_urlsafe(24)
+            self.with_env("PROVEMU_HOST", "0.0.0.0").with_env("PROVEMU_CONTROL_HOST", "0.0.0.0")
+            self.with_env("PROVEMU_CONTROL_TOKEN", self._token)
             for port in sorted({CONTROL_PORT, *_default_ports()}):
                 self.with_exposed_ports(f"{port}/tcp", f"{port}/udp")
 
@@ -77,7 +83,7 @@ class ProvemuContainer(DockerContainer):
             time.sleep(0.2)
         control_port = int(self.ready_line.rsplit("control=", 1)[1].split()[0].rsplit(":", 1)[1])
         host, port = self._published(control_port, "tcp")
-        self._control = ControlClient(f"http://{host}:{port}")
+        self._control = ControlClient(f"http://{host}:{port}", token=self._token)
         return self
 
     @property

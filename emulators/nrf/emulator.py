@@ -47,7 +47,7 @@ class NrfEmulator(Emulator):
         self.identity_ca = identity_ca(ctx.pki)
         self.management = ManagementApi(self.store, config, ctx.clock, self.rng, self.emit, self.service.forget,
                                         self.identity_ca.cert)
-        self.http = DeviceHttp(self.service, self.management, config, ctx.clock)
+        self.http = DeviceHttp(self.service, self.management, config, ctx.clock, timeouts=ctx.http_timeouts)
         self.coap = CoapApi(self.service, config, ctx.clock)
         self.control = NrfControl(self.faults, self.store, self.management,
                                   lambda device: self.service.network_time(device, ctx.clock.now()),

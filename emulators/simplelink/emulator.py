@@ -49,7 +49,8 @@ class SimpleLinkEmulator(Emulator):
         cfg = self.config
         ssl_context = self.ctx.pki.server_ssl_context() if cfg.https else None
         self.http = DeviceHttpServer(
-            self.device, self.ctx.host, cfg.http_port, cfg.https_port if cfg.https else None, ssl_context
+            self.device, self.ctx.host, cfg.http_port, cfg.https_port if cfg.https else None, ssl_context,
+            timeouts=self.ctx.http_timeouts,
         )
         await self.http.start()
         self.receiver = SmartConfigReceiver(self.device, self.ctx.host, cfg.smartconfig_port, cfg.smartconfig_multicast)

@@ -12,7 +12,7 @@ from emulators import registry
 from emulators.config import ConfigError
 from emulators.control_client import ControlClient, ControlError
 from emulators.harness import SuiteThread
-from emulators.runner import Suite
+from emulators.runner import ServeConfig, Suite
 
 from .serve_helpers import free_tcp_port
 
@@ -80,3 +80,17 @@ def test_a_failed_start_is_raised_in_the_caller(tmp_path: Path) -> None:
         broken.start()
     with pytest.raises(RuntimeError, match="not running"):
         broken.call(lambda: None)
+
+
+
+async def test_the_client_sends_its_bearer_token(tmp_path: Path) -> None:
+    suite = Suite(ServeConfig(state_dir=tmp_path, control_port=0, control_token="s3cret"), {})
+    await suite.start()
+    try:
+        with pytest.raises(ControlError) as refused:
+            await asyncio.to_thread(ControlClient(suite.control_url).healthz)
+        assert refused.value.status == 401
+        answer = await asyncio.to_thread(ControlClient(suite.control_url, token="s3cret").healthz)
+        assert answer["status"] == "ok"
+    finally:
+        await suite.stop()
