@@ -21,15 +21,18 @@ from hypothesis import strategies as st
 from protocols.aws.broker import Broker
 from protocols.errors import ProtocolError
 from protocols.faults import FaultPlan
-from protocols.mqtt.codec import encode
+from protocols.mqtt.codec import PacketDecoder, encode
 from protocols.mqtt.packets import (
     Connect,
     Disconnect,
     Packet,
     PingReq,
+    PubAck,
     Publish,
+    ReasonCode,
     Subscribe,
     Subscription,
+    UnsubAck,
     Unsubscribe,
     Will,
 )
@@ -196,3 +199,32 @@ def test_a_reject_fault_with_unusable_codes_still_refuses_the_connect() -> None:
     effects = broker.receive_data(link, encode(Connect("c0"), 4), 0.0)
     assert [bytes(data) for _, data, _ in effects.writes] == [bytes((0x20, 0x02, 0x00, 0x05))]
     assert ("fault_applied", {"fault": "f1", "action": "reject", "operation": "connect"}) in effects.events
+
+
+ANSWERED_THEN_GARBAGE = [Publish("t/a", b"x", 1, packet_id=7), Unsubscribe(8, ("t/a",))]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([4, 5]), st.sampled_from(ANSWERED_THEN_GARBAGE),
+       st.sampled_from([b"\xf0\x00", b"\x00\x00", b"\x30\xff\xff\xff\xff\x7f"]) | st.binary(min_size=1, max_size=64))
+def test_a_packet_needing_an_answer_then_garbage_in_one_read_is_answered_then_closed(
+        level: int, packet: Packet, garbage: bytes) -> None:
+    """A QoS 1 PUBLISH or an UNSUBSCRIBE followed, in the same read, by bytes that are not a valid packet: the
+    broker answers the first (PUBACK, UNSUBACK) and then ends the connection as a protocol error, never raising."""
+    broker: Broker[int] = Broker(MemoryStore(), Settings(), FaultPlan({}))
+    link, _ = broker.open(0, peer="p", listener="memory", certificate=CERTIFICATE, certificate_id="cert")
+    broker.receive_data(link, encode(Connect("c0", True, 60, protocol_level=level), level), 0.0)
+    effects = broker.receive_data(link, encode(packet, level) + garbage, 0.0)
+    [(_, data, _)] = effects.writes
+    answers = decode_answers(data, level)
+    assert answers and answers[0] == (PubAck(7) if isinstance(packet, Publish) else
+                                      UnsubAck(8, (ReasonCode.NO_SUBSCRIPTION_EXISTED,) if level == 5 else ()))
+    if link.session.closed:
+        assert [kind for kind, _ in effects.events][-1] == "bad_request"
+    broker.connection_lost(link)
+
+
+def decode_answers(data: bytes, level: int) -> list[Packet]:
+    decoder = PacketDecoder(level)
+    decoder.receive_data(data)
+    return list(iter(decoder.next_packet, None))
