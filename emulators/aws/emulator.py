@@ -10,7 +10,7 @@ from certs.devpki import DevPKI
 from emulators.aws import control
 from emulators.aws.claims import ensure_claim_policy, ensure_defaults
 from emulators.aws.config import AwsConfig
-from emulators.aws.gateway import Gateway, MqttConnection
+from emulators.aws.gateway import Gateway, MqttConnection, tls_server_protocol
 from emulators.aws.keypool import KeyPool
 from emulators.aws.provisioning import FleetProvisioningService
 from emulators.aws.registry import Registry
@@ -66,9 +66,10 @@ class AwsEmulator(Emulator):
             listeners.append(("mqtt-alpn", self.config.alpn_port, [ALPN_MQTT_CA]))
         for name, port, alpn in listeners:
             context = self._ssl_context(alpn)
-            server = await loop.create_server(lambda n=name: MqttConnection(self.gateway, n),  # type: ignore[misc]
-                                              self.ctx.host, port, ssl=context, reuse_address=True,
-                                              ssl_handshake_timeout=self.config.connect_timeout)
+            server = await loop.create_server(
+                lambda n=name, c=context: tls_server_protocol(  # type: ignore[misc]
+                    MqttConnection(self.gateway, n), c, self.config.connect_timeout),
+                self.ctx.host, port, reuse_address=True)
             self._servers.append((name, server))
         self.purge()
         self.every(PURGE_INTERVAL_SECONDS, self.purge, "purge")
