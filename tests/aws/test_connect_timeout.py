@@ -44,3 +44,15 @@ async def test_peers_without_a_complete_connect_are_closed_at_the_deadline(tmp_p
         await client.disconnect()
         silent.close()
         slow.close()
+
+
+async def test_a_connection_holds_a_tls_read_buffer_of_one_record_not_asyncios_256_kib(aws: AwsHandles) -> None:
+    """What an idle connection costs is mostly its TLS read buffer (bench/aws_idle_connections.py)."""
+    client = MqttClient("small")
+    await client.connect("localhost", aws.port, aws.endpoint.context(*aws.claim))
+    [conn] = aws.emulator.gateway.open_connections
+    transport = conn.transport
+    assert transport is not None
+    tls = transport._ssl_protocol  # type: ignore[attr-defined]  # asyncio's TLS layer under the MQTT protocol
+    assert len(tls._ssl_buffer) <= 16 * 1024
+    await client.disconnect()
