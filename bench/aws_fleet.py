@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._servers import get_json, port_of, provemu_serve, wait_until
+from emulators.aws.client.cli import DEVICE_TIMEOUT
 from emulators.aws.client.device import Endpoint
 from emulators.aws.client.fleet import run_fleet
 
@@ -37,10 +38,11 @@ def main() -> None:
         for label, use_csr in (("CreateKeysAndCertificate", False), ("CreateCertificateFromCsr", True)):
             for width, devices in ((concurrency, count), (1, sequential)):
                 result = asyncio.run(run_fleet(endpoint, pki / "claim.pem", pki / "claim.key", devices, width,
-                                               prefix=f"bench-{int(use_csr)}-{width}", use_csr=use_csr))
+                                               prefix=f"bench-{int(use_csr)}-{width}", use_csr=use_csr,
+                                               timeout=DEVICE_TIMEOUT))
                 print(f"  {label:26s} {width:3d} at a time: {result.summary()}")
-                for error in result.errors[:3]:
-                    print(f"    error: {error}")
+                for cause in result.causes():
+                    print(f"    failed: {cause}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ taken out of the file data and environment before the emulator's config is loade
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,15 @@ from typing import Any
 from emulators.config import ConfigError, load_config
 
 ENABLED = "enabled"
+
+
+DEFAULT_STATE_DIR = Path(".provemu")
+
+
+def client_state_dir() -> Path:
+    """Where client commands look for the dev PKI and their devices: `PROVEMU_STATE_DIR`, as `serve` reads it,
+    else the default."""
+    return Path(os.environ.get("PROVEMU_STATE_DIR") or DEFAULT_STATE_DIR)
 
 
 @dataclass(frozen=True)
@@ -30,7 +40,7 @@ class HttpTimeouts:
 @dataclass
 class ServeConfig:
     host: str = field(default="127.0.0.1", metadata={"help": "address every listener binds to"})
-    state_dir: Path = field(default=Path(".provemu"), metadata={"help": "state directory (SQLite, PKI)"})
+    state_dir: Path = field(default=DEFAULT_STATE_DIR, metadata={"help": "state directory (SQLite, PKI)"})
     control_port: int = field(default=8700, metadata={"help": "control API port"})
     control: bool = field(default=True, metadata={"help": "serve the control API"})
     control_host: str = field(default="127.0.0.1", metadata={

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from protocols.aws.broker import UNAUTHORIZED_ANSWERS
+from protocols.aws.broker_session import CONNECT_TIMEOUT
 
 
 @dataclass
@@ -30,6 +34,9 @@ class AwsConfig:
     key_type: str = field(default="rsa", metadata={"help": "CreateKeysAndCertificate key type: rsa | ec"})
     key_pool_size: int = field(default=64, metadata={"help": "pre-generated keys kept ready"})
     keepalive_min: int = field(default=5, metadata={"help": "smallest keep-alive honoured (seconds)"})
+    connect_timeout: float = field(default=CONNECT_TIMEOUT, metadata={
+        "help": "seconds a connection may take for its TLS handshake, then again for a complete CONNECT, before "
+                "it is closed (AWS documents no figure)"})
     max_payload: int = field(default=128 * 1024, metadata={"help": "largest PUBLISH payload in bytes"})
     hook_timeout: float = field(default=5.0, metadata={"help": "pre-provisioning hook timeout (seconds)"})
     lenient_templates: bool = field(default=False, metadata={
@@ -38,3 +45,9 @@ class AwsConfig:
         "help": "create the template `default` and the claim certificate on first start"})
     error_overrides: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={
         "help": "per rejection case: {statusCode, errorCode, errorMessage} replacing the defaults"})
+
+    def __post_init__(self) -> None:
+        if self.unauthorized_connect not in UNAUTHORIZED_ANSWERS:
+            raise ValueError("unauthorized_connect must be close, connack5 or connack7")
+        if not (math.isfinite(self.connect_timeout) and self.connect_timeout > 0):
+            raise ValueError("connect_timeout must be a positive number of seconds")

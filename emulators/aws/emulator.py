@@ -10,17 +10,17 @@ from certs.devpki import DevPKI
 from emulators.aws import control
 from emulators.aws.claims import ensure_claim_policy, ensure_defaults
 from emulators.aws.config import AwsConfig
-from emulators.aws.gateway import Gateway, MqttConnection
+from emulators.aws.gateway import Gateway, MqttConnection, tls_server_protocol
 from emulators.aws.keypool import KeyPool
 from emulators.aws.provisioning import FleetProvisioningService
 from emulators.aws.registry import Registry
 from emulators.base import Emulator, EmulatorContext, Listener
 from emulators.routes import Route
-from protocols.aws.broker import UNAUTHORIZED_ANSWERS
 from protocols.faults import FaultPlan
 
 ALPN_MQTT_CA = "x-amzn-mqtt-ca"
 PURGE_INTERVAL_SECONDS = 60.0
+TIMEOUT_SWEEP_SECONDS = 1.0  # how late a CONNECT or keep-alive deadline may be enforced
 
 FAULT_ACTIONS = {
     "throttle": "answer a provisioning request with 429 on /rejected",
@@ -38,8 +38,6 @@ class AwsEmulator(Emulator):
     config: AwsConfig
 
     def __init__(self, config: AwsConfig, ctx: EmulatorContext) -> None:
-        if config.unauthorized_connect not in UNAUTHORIZED_ANSWERS:
-            raise ValueError("unauthorized_connect must be close, connack5 or connack7")
         super().__init__(config, ctx)
         self.registry = Registry(ctx.db)
         self.faults = FaultPlan(FAULT_ACTIONS)
@@ -68,11 +66,14 @@ class AwsEmulator(Emulator):
             listeners.append(("mqtt-alpn", self.config.alpn_port, [ALPN_MQTT_CA]))
         for name, port, alpn in listeners:
             context = self._ssl_context(alpn)
-            server = await loop.create_server(lambda n=name: MqttConnection(self.gateway, n),  # type: ignore[misc]
-                                              self.ctx.host, port, ssl=context, reuse_address=True)
+            server = await loop.create_server(
+                lambda n=name, c=context: tls_server_protocol(  # type: ignore[misc]
+                    MqttConnection(self.gateway, n), c, self.config.connect_timeout),
+                self.ctx.host, port, reuse_address=True)
             self._servers.append((name, server))
         self.purge()
         self.every(PURGE_INTERVAL_SECONDS, self.purge, "purge")
+        self.every(TIMEOUT_SWEEP_SECONDS, self.gateway.check_timeouts, "timeouts")
         self.log.info("aws: fleet provisioning on %s", ", ".join(lst.address for lst in self.listeners()))
 
     def _ssl_context(self, alpn: list[str] | None) -> ssl.SSLContext:

@@ -13,6 +13,8 @@ EVENT_KINDS = catalogue({
     "takeover": "a new connection took a client id; the older one was closed (data: client_id, old and new peer)",
     "disconnect": "the client sent DISCONNECT (data: client_id, reason)",
     "keepalive_timeout": "nothing arrived for 1.5 keep-alive periods; the connection was closed",
+    "connect_timeout": "no complete CONNECT arrived within connect_timeout seconds of the TLS handshake; the "
+                       "connection was closed (data: peer, listener, seconds)",
     "publish": "a PUBLISH was routed to subscribers (data: client_id, topic, qos, bytes)",
     "publish_refused": "a PUBLISH was refused, the connection closed or PUBACK'd with an error (data: reason)",
     "publish_ignored": "a PUBLISH was neither acknowledged nor delivered, as AWS does with QoS 2",

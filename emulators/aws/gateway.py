@@ -1,9 +1,11 @@
 """The MQTT-over-mutual-TLS gateway: the asyncio driver of the broker core.
 
-Each TLS connection is an `MqttConnection` (an asyncio.Protocol) that hands its bytes, timers and closing to
+Each TLS connection is an `MqttConnection` (an asyncio.Protocol) that hands its bytes and closing to
 `protocols.aws.broker.Broker` and applies the `Effects` it returns: writes, closes, aborts, events, and fleet
 provisioning requests, which it serves through the provisioning service (one connection's requests in
-order) before feeding each answer back with `Broker.deliver_response`.
+order) before feeding each answer back with `Broker.deliver_response`. `check_timeouts` asks the core about
+every open connection's deadline (CONNECT, keep-alive) at the emulator clock's time; the emulator calls it
+periodically, so a test with a `ManualClock` advances the clock and calls it once.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from asyncio import sslproto
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +30,22 @@ from protocols.faults import FaultPlan
 log = logging.getLogger("provemu.aws")
 
 
+class SmallBufferTLS(sslproto.SSLProtocol):
+    """asyncio's TLS layer with a 16 KiB read buffer instead of 256 KiB: asyncio allocates (and zero-fills) that
+    buffer per connection, which made it most of what an idle connection cost (about 300 KiB each). One TLS
+    record is at most 16 KiB, and larger reads only meant fewer calls for 128 KB publishes."""
+
+    max_size = 16 * 1024
+
+
+def tls_server_protocol(app: asyncio.BaseProtocol, context: ssl.SSLContext,
+                        handshake_timeout: float) -> SmallBufferTLS:
+    """The protocol factory result for `loop.create_server` without `ssl=`: TLS first, then `app`."""
+    # no waiter: nothing awaits the handshake, a failed one is only logged by asyncio (typeshed wants a Future)
+    return SmallBufferTLS(asyncio.get_running_loop(), app, context, None,  # type: ignore[arg-type]
+                          server_side=True, ssl_handshake_timeout=handshake_timeout)  # type: ignore[arg-type]
+
+
 class MqttConnection(asyncio.Protocol):
     """One client connection: bytes in and out of the broker core."""
 
@@ -36,7 +55,6 @@ class MqttConnection(asyncio.Protocol):
         self.link: Connection[MqttConnection] | None = None
         self.transport: asyncio.Transport | None = None
         self.provisioning_lock = asyncio.Lock()
-        self._keepalive_timer: asyncio.TimerHandle | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -52,10 +70,13 @@ class MqttConnection(asyncio.Protocol):
             der = ssl_object.getpeercert(binary_form=True)
             if der:
                 certificate = x509.load_der_x509_certificate(der)
-        self.link, effects = self.gateway.broker.open(
-            self, peer=f"{peer[0]}:{peer[1]}" if peer else "?", listener=self.listener, certificate=certificate,
-            certificate_id=certificate_id(certificate) if certificate is not None else None, sni=sni, alpn=alpn)
-        self.gateway.apply(effects)
+        gateway = self.gateway
+        self.link, effects = gateway.broker.open(
+            self, peer=f"{peer[0]}:{peer[1]}" if peer else "?", listener=self.listener, now=gateway.clock.monotonic(),
+            certificate=certificate, certificate_id=certificate_id(certificate) if certificate is not None else None,
+            sni=sni, alpn=alpn)
+        gateway.open_connections[self] = None
+        gateway.apply(effects)
 
     def data_received(self, data: bytes) -> None:
         link = self.link
@@ -65,29 +86,11 @@ class MqttConnection(asyncio.Protocol):
         transport = self.transport
         if transport is not None and not transport.is_closing() and link.session.awaiting_decision:
             transport.pause_reading()  # a CONNECT left unanswered: let TCP hold what follows
-        self._arm_keepalive()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._keepalive_timer:
-            self._keepalive_timer.cancel()
+        self.gateway.open_connections.pop(self, None)
         if self.link is not None:
             self.gateway.apply(self.gateway.broker.connection_lost(self.link))
-
-    def _arm_keepalive(self) -> None:
-        assert self.link is not None
-        deadline = self.link.session.keepalive_deadline()
-        if deadline is None:
-            return
-        if self._keepalive_timer:
-            self._keepalive_timer.cancel()
-        delay = max(0.0, deadline - self.gateway.clock.monotonic())
-        self._keepalive_timer = asyncio.get_running_loop().call_later(delay, self._keepalive_check)
-
-    def _keepalive_check(self) -> None:
-        assert self.link is not None
-        self.gateway.apply(self.gateway.broker.check_keepalive(self.link, self.gateway.clock.monotonic()))
-        if not self.link.session.closed:
-            self._arm_keepalive()
 
 
 class Gateway:
@@ -97,6 +100,7 @@ class Gateway:
         self.provisioning = provisioning
         self.emit = emit
         self.broker: Broker[MqttConnection] = Broker(registry, config, faults)
+        self.open_connections: dict[MqttConnection, None] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def apply(self, effects: Effects[MqttConnection]) -> None:
@@ -120,7 +124,17 @@ class Gateway:
             if kind == "bad_request":
                 log.warning("protocol error from %s (%s): %s", fields["peer"], fields["client_id"] or "-",
                             fields["reason"])
+            elif kind == "connect_timeout":
+                log.warning("no CONNECT from %s within %s s: connection closed", fields["peer"], fields["seconds"])
             emit(kind, **fields)
+
+    def check_timeouts(self) -> None:
+        """Close every connection whose peer has been idle past its deadline."""
+        now = self.clock.monotonic()
+        broker = self.broker
+        for conn in list(self.open_connections):
+            if conn.link is not None:
+                self.apply(broker.check_timeout(conn.link, now))
 
     async def _serve(self, request: ProvisioningRequest[MqttConnection]) -> None:
         conn = request.connection

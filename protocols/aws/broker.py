@@ -6,9 +6,9 @@ connections to abort without a word, fleet provisioning requests to serve, and e
 may connect (certificate status, iot:Connect, client-id rules, AWS's unauthorized answers), client-id
 takeover, publish (payload size, QoS 2, reserved topics, iot:Publish), subscribe/unsubscribe (limits,
 $share, iot:Subscribe), routing through the topic tree with iot:Receive (cached per connection until the
-registry changes), retained messages, wills and keep-alive expiry (AWS IoT developer guide, "MQTT" and
-"AWS IoT Core message broker and protocol limits and quotas"). Provisioning answers come back through
-`deliver_response`, which sends them to the requesting connection only ("Device provisioning MQTT API").
+registry changes), retained messages, wills, keep-alive expiry and the CONNECT deadline (AWS IoT developer
+guide, "MQTT" and "AWS IoT Core message broker and protocol limits and quotas"). Provisioning answers come back
+through `deliver_response`, which sends them to the requesting connection only ("Device provisioning MQTT API").
 
 Invariants: a connection is in `by_client_id` exactly while it is registered (accepted and not taken over
 or closed); a connection's subscriptions and the topic tree agree; each public call handles one input
@@ -29,6 +29,7 @@ from protocols.aws.broker_session import (
     BrokerSession,
     ClientDisconnected,
     ConnectReceived,
+    ConnectTimedOut,
     KeepAliveExpired,
     ProtocolViolation,
     PublishReceived,
@@ -68,6 +69,9 @@ class BrokerSettings(Protocol):
 
     @property
     def keepalive_min(self) -> int: ...
+
+    @property
+    def connect_timeout(self) -> float: ...
 
     @property
     def unauthorized_connect(self) -> str: ...
@@ -147,12 +151,14 @@ class Broker(Generic[H]):
         self._effects: Effects[H] = Effects()
 
     # the driver's inputs
-    def open(self, handle: H, *, peer: str, listener: str, certificate: x509.Certificate | None = None,
+    def open(self, handle: H, *, peer: str, listener: str, now: float, certificate: x509.Certificate | None = None,
              certificate_id: str | None = None, sni: str | None = None,
              alpn: str | None = None) -> tuple[Connection[H], Effects[H]]:
-        """A transport connection was established (after the TLS handshake)."""
+        """A transport connection was established (after the TLS handshake); its CONNECT is due by
+        `now + connect_timeout`."""
         settings = self.settings
-        session = BrokerSession(settings.max_payload + MQTT_PACKET_OVERHEAD, keepalive_min=settings.keepalive_min)
+        session = BrokerSession(settings.max_payload + MQTT_PACKET_OVERHEAD, keepalive_min=settings.keepalive_min,
+                                opened_at=now, connect_timeout=settings.connect_timeout)
         principal = self.authorizer.principal(certificate_id, certificate) \
             if certificate is not None and certificate_id is not None else None
         conn = Connection(handle, session, principal, peer, listener, sni, alpn)
@@ -173,8 +179,9 @@ class Broker(Generic[H]):
         self._touched[conn] = None
         return self._finish()
 
-    def check_keepalive(self, conn: Connection[H], now: float) -> Effects[H]:
-        expired = conn.session.check_keepalive(now)
+    def check_timeout(self, conn: Connection[H], now: float) -> Effects[H]:
+        """Close the connection if its peer has been idle past its deadline (CONNECT, then keep-alive)."""
+        expired = conn.session.check_timeout(now)
         if expired is not None:
             self._handle(conn, expired)
             self._touched[conn] = None
@@ -281,6 +288,8 @@ class Broker(Generic[H]):
                         reason=str(event.error), reason_code=int(event.error.reason_code))
         elif isinstance(event, KeepAliveExpired):
             self._event("keepalive_timeout", client_id=conn.client_id, keepalive=event.keepalive)
+        elif isinstance(event, ConnectTimedOut):
+            self._event("connect_timeout", peer=conn.peer, listener=conn.listener, seconds=event.seconds)
         # PubAckReceived: the session already released the packet id
 
     def _on_connect(self, conn: Connection[H], packet: Connect) -> None:

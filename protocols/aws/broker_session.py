@@ -14,7 +14,10 @@ Invariants:
 - CONNECT is legal only as the first packet; a second CONNECT is a protocol error;
 - QoS 2 is never acknowledged (AWS answers neither PUBACK nor SUBACK for it) and never delivered;
 - at most `max_inflight` unacknowledged QoS 1 messages go out; packet ids are never reused while in flight;
-- a protocol violation closes the session, sending MQTT 5 DISCONNECT with the reason code first.
+- a protocol violation closes the session, sending MQTT 5 DISCONNECT with the reason code first;
+- one deadline bounds an idle peer in every open state but CONNECTING: a complete CONNECT within `connect_timeout`
+  of the transport opening (AWAIT_CONNECT), then 1.5 keep-alive periods between packets (CONNECTED). A CONNECT
+  the gateway leaves undecided (a `never_answer` fault) has no deadline: the client's own timeout ends it.
 """
 
 from __future__ import annotations
@@ -116,6 +119,13 @@ class KeepAliveExpired:
     keepalive: int
 
 
+@dataclass(frozen=True)
+class ConnectTimedOut:
+    """No complete CONNECT arrived within `seconds` of the transport opening."""
+
+    seconds: float
+
+
 SessionEvent = (
     ConnectReceived
     | PublishReceived
@@ -125,16 +135,23 @@ SessionEvent = (
     | ClientDisconnected
     | ProtocolViolation
     | KeepAliveExpired
+    | ConnectTimedOut
 )
 
 MAX_KEEPALIVE = 1200
 IDLE_TIMEOUT_FOR_ZERO_KEEPALIVE = 30 * 60
+# MQTT (3.1.1 and 5, §3.1) asks a server to close a connection with no CONNECT "within a reasonable amount of
+# time"; AWS documents no figure, and 10 s leaves a constrained device on a slow link ample room.
+CONNECT_TIMEOUT = 10.0
 
 
 class BrokerSession:
-    def __init__(self, max_packet_size: int, keepalive_min: int = 5, max_inflight: int = 100) -> None:
+    def __init__(self, max_packet_size: int, keepalive_min: int = 5, max_inflight: int = 100, *,
+                 opened_at: float = 0.0, connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self._decoder = PacketDecoder(None, max_packet_size=max_packet_size)
         self._out = bytearray()
+        self.connect_deadline = opened_at + connect_timeout
+        self.connect_timeout = connect_timeout
         self.state = SessionState.AWAIT_CONNECT
         self.protocol_level = 4
         self.client_id = ""
@@ -313,8 +330,11 @@ class BrokerSession:
     def connection_lost(self) -> None:
         self._move(Input.CLOSE)
 
-    # keep-alive
-    def keepalive_deadline(self) -> float | None:
+    # idle deadlines
+    def deadline(self) -> float | None:
+        """When the peer will have been idle too long: the CONNECT deadline, then the keep-alive one."""
+        if self.state is SessionState.AWAIT_CONNECT:
+            return self.connect_deadline
         if self.state is not SessionState.CONNECTED:
             return None
         limit = (
@@ -324,10 +344,14 @@ class BrokerSession:
         )
         return self._last_received + limit
 
-    def check_keepalive(self, now: float) -> KeepAliveExpired | None:
-        deadline = self.keepalive_deadline()
+    def check_timeout(self, now: float) -> KeepAliveExpired | ConnectTimedOut | None:
+        """Close the session if its deadline has passed, saying which one."""
+        deadline = self.deadline()
         if deadline is None or now < deadline:
             return None
+        if self.state is SessionState.AWAIT_CONNECT:
+            self._move(Input.CLOSE)  # no DISCONNECT before a CONNACK (MQTT 5 §3.14): just close
+            return ConnectTimedOut(self.connect_timeout)
         self.disconnect(ReasonCode.KEEP_ALIVE_TIMEOUT, "keep-alive timeout")
         return KeepAliveExpired(self.effective_keepalive)
 

@@ -58,7 +58,7 @@ class Endpoint:
         self._upstream = PacketDecoder(None)
         self._downstream = PacketDecoder(session.protocol_level)
         self.link, effects = world.broker.open(
-            self, peer=f"memory:{name}", listener="memory", certificate=certificate,
+            self, peer=f"memory:{name}", listener="memory", now=world.now(), certificate=certificate,
             certificate_id=certificate_id(certificate) if certificate is not None else None)
         world.pending.append(effects)
 

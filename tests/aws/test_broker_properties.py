@@ -18,18 +18,21 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocols.aws.broker import Broker
+from protocols.aws.broker import Broker, Effects
 from protocols.errors import ProtocolError
 from protocols.faults import FaultPlan
-from protocols.mqtt.codec import encode
+from protocols.mqtt.codec import PacketDecoder, encode
 from protocols.mqtt.packets import (
     Connect,
     Disconnect,
     Packet,
     PingReq,
+    PubAck,
     Publish,
+    ReasonCode,
     Subscribe,
     Subscription,
+    UnsubAck,
     Unsubscribe,
     Will,
 )
@@ -82,6 +85,7 @@ class Settings:
     account_id: str = "123456789012"
     max_payload: int = 128 * 1024
     keepalive_min: int = 5
+    connect_timeout: float = 10.0
     unauthorized_connect: str = "close"
     deliver_unsubscribed: bool = False
     require_sni: bool = False
@@ -109,7 +113,7 @@ def run(streams: list[list[bytes]], turns: list[tuple[int, int, list[int]]]) -> 
         outcome.events.extend(effects.events)
 
     for index in range(len(streams)):
-        link, effects = broker.open(index, peer=f"p{index}", listener="memory", certificate=CERTIFICATE,
+        link, effects = broker.open(index, peer=f"p{index}", listener="memory", now=0.0, certificate=CERTIFICATE,
                                     certificate_id=f"cert-{index}")
         links.append(link)
         apply(effects)
@@ -178,13 +182,13 @@ def test_outcome_does_not_depend_on_how_streams_are_cut(case: tuple[list[list[by
 @given(st.booleans(), st.lists(st.binary(max_size=64), max_size=6))
 def test_no_input_bytes_raise_anything_but_a_protocol_error(after_connect: bool, chunks: list[bytes]) -> None:
     broker: Broker[int] = Broker(MemoryStore(), Settings(), FaultPlan({}))
-    link, _ = broker.open(0, peer="p", listener="memory", certificate=CERTIFICATE, certificate_id="cert")
+    link, _ = broker.open(0, peer="p", listener="memory", now=0.0, certificate=CERTIFICATE, certificate_id="cert")
     if after_connect:
         broker.receive_data(link, encode(Connect("garbage", True, 60), 4), 0.0)
     for chunk in chunks:
         with contextlib.suppress(ProtocolError):
             broker.receive_data(link, chunk, 0.0)
-    broker.check_keepalive(link, 10_000.0)
+    broker.check_timeout(link, 10_000.0)
     broker.connection_lost(link)
 
 
@@ -192,7 +196,48 @@ def test_a_reject_fault_with_unusable_codes_still_refuses_the_connect() -> None:
     faults = FaultPlan({"reject": "refuse CONNECT"})
     faults.add("reject", params={"reason_code": "nonsense", "return_code": 999})
     broker: Broker[int] = Broker(MemoryStore(), Settings(), faults)
-    link, _ = broker.open(0, peer="p0", listener="memory", certificate=CERTIFICATE, certificate_id="cert-0")
+    link, _ = broker.open(0, peer="p0", listener="memory", now=0.0, certificate=CERTIFICATE, certificate_id="cert-0")
     effects = broker.receive_data(link, encode(Connect("c0"), 4), 0.0)
     assert [bytes(data) for _, data, _ in effects.writes] == [bytes((0x20, 0x02, 0x00, 0x05))]
     assert ("fault_applied", {"fault": "f1", "action": "reject", "operation": "connect"}) in effects.events
+
+
+ANSWERED_THEN_GARBAGE = [Publish("t/a", b"x", 1, packet_id=7), Unsubscribe(8, ("t/a",))]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([4, 5]), st.sampled_from(ANSWERED_THEN_GARBAGE),
+       st.sampled_from([b"\xf0\x00", b"\x00\x00", b"\x30\xff\xff\xff\xff\x7f"]) | st.binary(min_size=1, max_size=64))
+def test_a_packet_needing_an_answer_then_garbage_in_one_read_is_answered_then_closed(
+        level: int, packet: Packet, garbage: bytes) -> None:
+    """A QoS 1 PUBLISH or an UNSUBSCRIBE followed, in the same read, by bytes that are not a valid packet: the
+    broker answers the first (PUBACK, UNSUBACK) and then ends the connection as a protocol error, never raising."""
+    broker: Broker[int] = Broker(MemoryStore(), Settings(), FaultPlan({}))
+    link, _ = broker.open(0, peer="p", listener="memory", now=0.0, certificate=CERTIFICATE, certificate_id="cert")
+    broker.receive_data(link, encode(Connect("c0", True, 60, protocol_level=level), level), 0.0)
+    effects = broker.receive_data(link, encode(packet, level) + garbage, 0.0)
+    [(_, data, _)] = effects.writes
+    answers = decode_answers(data, level)
+    assert answers and answers[0] == (PubAck(7) if isinstance(packet, Publish) else
+                                      UnsubAck(8, (ReasonCode.NO_SUBSCRIPTION_EXISTED,) if level == 5 else ()))
+    if link.session.closed:
+        assert [kind for kind, _ in effects.events][-1] == "bad_request"
+    broker.connection_lost(link)
+
+
+def decode_answers(data: bytes, level: int) -> list[Packet]:
+    decoder = PacketDecoder(level)
+    decoder.receive_data(data)
+    return list(iter(decoder.next_packet, None))
+
+
+def test_a_connection_without_connect_is_closed_at_its_deadline_with_an_event() -> None:
+    broker: Broker[int] = Broker(MemoryStore(), Settings(connect_timeout=2.5), FaultPlan({}))
+    idle, _ = broker.open(0, peer="p0", listener="mqtt", now=50.0, certificate=CERTIFICATE, certificate_id="c0")
+    busy, _ = broker.open(1, peer="p1", listener="mqtt", now=50.0, certificate=CERTIFICATE, certificate_id="c1")
+    broker.receive_data(busy, encode(Connect("busy", True, 60), 4), 51.0)
+    assert broker.check_timeout(idle, 52.4) == Effects()
+    effects = broker.check_timeout(idle, 52.5)
+    assert [(conn.handle, data, close) for conn, data, close in effects.writes] == [(0, b"", True)]
+    assert effects.events == [("connect_timeout", {"peer": "p0", "listener": "mqtt", "seconds": 2.5})]
+    assert broker.check_timeout(busy, 52.5) == Effects() and not busy.session.closed

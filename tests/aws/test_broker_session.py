@@ -13,6 +13,7 @@ from protocols.aws.broker_session import (
     BrokerSession,
     ClientDisconnected,
     ConnectReceived,
+    ConnectTimedOut,
     KeepAliveExpired,
     ProtocolViolation,
     PubAckReceived,
@@ -192,11 +193,32 @@ def test_keepalive_rules_and_expiry() -> None:
     assert effective_keepalive(3000, 5) == 1200
     session = connected(5, keepalive=2)
     assert session.effective_keepalive == 5
-    assert session.keepalive_deadline() == 7.5
-    assert session.check_keepalive(7.4) is None
-    assert isinstance(session.check_keepalive(7.5), KeepAliveExpired) and session.closed
+    assert session.deadline() == 7.5
+    assert session.check_timeout(7.4) is None
+    assert isinstance(session.check_timeout(7.5), KeepAliveExpired) and session.closed
     [disconnect] = decode_all(session.data_to_send(), 5)
     assert isinstance(disconnect, Disconnect) and disconnect.reason_code == ReasonCode.KEEP_ALIVE_TIMEOUT
+
+
+def test_no_complete_connect_within_the_connect_timeout_closes_without_a_word() -> None:
+    """MQTT §3.1: a server closes a connection that sends no CONNECT within a reasonable time. Bytes of a CONNECT
+    that never completes (a slow sender) do not move the deadline; nothing is written before a CONNACK."""
+    session = BrokerSession(max_packet_size=1000, opened_at=100.0, connect_timeout=10.0)
+    assert session.deadline() == 110.0
+    connect = encode(Connect("slow", protocol_level=5), 5)
+    assert feed(session, connect[:3], 109.0) == []
+    assert session.check_timeout(109.9) is None
+    assert session.check_timeout(110.0) == ConnectTimedOut(10.0) and session.closed
+    assert session.data_to_send() == b"" and session.deadline() is None
+
+
+def test_a_connect_in_time_ends_the_connect_deadline() -> None:
+    session = BrokerSession(max_packet_size=1000, opened_at=0.0, connect_timeout=10.0)
+    feed(session, encode(Connect("dev", keepalive=0), 4), 9.0)
+    assert session.deadline() is None  # undecided (a never_answer fault): the client's own timeout ends it
+    assert session.check_timeout(1000.0) is None
+    session.accept_connect()
+    assert session.deadline() == 9.0 + 1800
 
 
 def test_v5_connack_announces_adjusted_keepalive() -> None:
@@ -209,7 +231,7 @@ def test_v5_connack_announces_adjusted_keepalive() -> None:
 
 def test_zero_keepalive_means_thirty_minutes_idle() -> None:
     session = connected(4, keepalive=0)
-    assert session.keepalive_deadline() == 1800.0
+    assert session.deadline() == 1800.0
 
 
 def test_client_disconnect_closes() -> None:

@@ -36,6 +36,7 @@ from protocols.aws.fleet_topics import FleetRequest, Operation, PayloadFormat, T
 class ProvisioningRejected(Exception):
     def __init__(self, operation: str, error: ErrorResponse) -> None:
         super().__init__(f"{operation} rejected: {error.status_code} {error.error_code}: {error.error_message}")
+        self.operation = operation
         self.error = error
 
 
@@ -56,6 +57,10 @@ class Endpoint:
         finally:
             scratch.write_bytes(b"")
         return context
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
     def _ca_pem(self) -> str:
         if self._ca_cache is None:

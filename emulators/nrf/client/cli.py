@@ -11,7 +11,6 @@ import argparse
 import functools
 import inspect
 import json
-import os
 import sqlite3
 import ssl
 import sys
@@ -27,6 +26,7 @@ from emulators.config import add_config_flags, cli_values, load_config
 from emulators.nrf.client.device import DeviceIdentity, DeviceOptions, FakeDevice
 from emulators.nrf.client.store import FakeDeviceStore
 from emulators.nrf.identity import identity_ca
+from emulators.suite_config import client_state_dir
 from protocols.nrf.client import Emit, LibraryConfig
 from protocols.nrf.results import Event, Mapping
 
@@ -74,7 +74,7 @@ def _reporting(handler: Handler) -> Handler:
 
 def add_client_commands(commands: Any) -> None:
     nrf = commands.add_parser("nrf", help="fake nRF91 devices and the nRF Cloud provisioning management API")
-    nrf.add_argument("--state-dir", type=Path, default=Path(os.environ.get("PROVEMU_STATE_DIR", ".provemu")),
+    nrf.add_argument("--state-dir", type=Path, default=client_state_dir(),
                      help="where fake devices are kept and the dev CA is found (default: $PROVEMU_STATE_DIR, "
                           "as `provemu serve` reads it, else .provemu)")
     sub = nrf.add_subparsers(dest="nrf_command", required=True, metavar="COMMAND")
