@@ -23,7 +23,7 @@ from protocols.esp.wifi import AccessPoint, FailReason, StaState, WifiEnvironmen
 
 H = bytes.fromhex
 
-SPEC_STATION_IP = "192.168.1.50"  # GetStatus vector: encoded, never contacted
+VECTOR_STATION_IP = "192.168.1.50"  # a real device reports it in the GetStatus vector: encoded, never contacted
 
 
 def fixed(*chunks: bytes) -> Callable[[int], bytes]:
@@ -203,8 +203,8 @@ def test_get_status_connecting() -> None:
 def test_get_status_connected() -> None:
     station = WifiStation()
     station.sta_state = StaState.CONNECTED
-    station.connected = AccessPoint(b"HomeNet", H("aabbccddee01"), channel=6, auth=3, ip4_addr=SPEC_STATION_IP)
-    assert _status_bytes(station) == H("08015a255a230a0c") + SPEC_STATION_IP.encode() + H("10031a07") + b"HomeNet" + \
+    station.connected = AccessPoint(b"HomeNet", H("aabbccddee01"), channel=6, auth=3, ip4_addr=VECTOR_STATION_IP)
+    assert _status_bytes(station) == H("08015a255a230a0c") + VECTOR_STATION_IP.encode() + H("10031a07") + b"HomeNet" + \
         H("2206aabbccddee012806")
 
 
