@@ -118,7 +118,7 @@ class BlePeripheral:
             if not delivery.answers:
                 raise self._failure(connection)
             if delivery.delay:
-                await asyncio.sleep(delivery.delay)
+                await self.node.clock.sleep(delivery.delay)
             self.values[endpoint] = data
 
     def _failure(self, connection: Connection) -> ATT_Error:

@@ -187,7 +187,7 @@ class SoftApServer:
             if not delivery.answers:
                 return False
             if delivery.delay:
-                await asyncio.sleep(delivery.delay)
+                await node.clock.sleep(delivery.delay)
             conn.writer.write(httpd.response(200, data, session_id if is_new else None))
             await conn.writer.drain()
         return True

@@ -11,7 +11,6 @@ string options (Uri-Path, Uri-Query, Uri-Host, ...) are not UTF-8 is answered 4.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import warnings
@@ -206,7 +205,7 @@ class CoapApi:
         here (see `should_drop`); one that does is answered 5.00."""
         delay = Delivery.of(reply.fault).delay
         if delay:
-            await asyncio.sleep(delay)
+            await self.clock.sleep(delay)
         code = code_of(coap_code(reply, ok, self.config.not_claimed_coap_code))
         if reply.outcome is Outcome.OK:
             return aiocoap.Message(code=code, payload=reply.payload, content_format=CBOR if reply.payload else None)

@@ -92,7 +92,7 @@ class DeviceHttp:
     async def _answer(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         how = delivery(reply)
         if how.delay:
-            await asyncio.sleep(how.delay)
+            await self.clock.sleep(how.delay)
         if not how.answers:
             if request.transport is not None:
                 request.transport.abort()

@@ -7,7 +7,6 @@ port serves the API with the dev PKI's server certificate.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import ssl
@@ -73,7 +72,7 @@ class DeviceHttpServer:
             self.device.log.exception("request %s %s failed", request.method, request.path)
             answer, delivery = ApAnswer(500, "Internal Server Error"), NORMAL_DELIVERY
         if delivery.delay:
-            await asyncio.sleep(delivery.delay)
+            await self.device.clock.sleep(delivery.delay)
         return self._respond(head, answer)
 
     def _respond(self, head: ApRequest, answer: ApAnswer) -> web.Response:

@@ -264,3 +264,13 @@ async def test_every_security_code_over_http(rig: Rig, overrides: dict[str, Any]
         assert (stored["security"], stored["key"], stored["priority"]) == (security, "" if code == 0 else key, 1)
         rig.emu.store.delete()  # eight codes, seven slots
     assert [e.data["ssid"] for e in rig.events("profile_added")] == [f"Net{c}" for c in expected]
+
+
+async def test_a_delay_fault_waits_on_the_emulators_clock(rig: Rig) -> None:
+    rig.emu.faults.add("http_delay", {"path": "/__SL_G_MCR"}, {"seconds": 30}, count=1)
+    pending = asyncio.create_task(rig.get("/__SL_G_MCR"))
+    await asyncio.sleep(0.2)
+    assert not pending.done()  # no real time passes for a simulated delay
+    rig.advance(30)
+    status, _ = await asyncio.wait_for(pending, 5.0)
+    assert status == 200
