@@ -437,7 +437,7 @@ class Broker(Generic[H]):
         for topic, message in list(self.retained.items()):
             if topic_matches(topic_filter, topic) and \
                     self._allowed(conn, "iot:Receive", self._arn(topic_arn, topic)):
-                conn.session.send_publish(topic, message.payload, min(qos, message.qos))
+                conn.session.send_publish(topic, message.payload, min(qos, message.qos), retain=True)
 
     def _on_unsubscribe(self, conn: Connection[H], packet: Unsubscribe) -> None:
         codes = []

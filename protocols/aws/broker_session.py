@@ -300,8 +300,9 @@ class BrokerSession:
         self._require_connected()
         self._send(UnsubAck(packet_id, tuple(codes) if self.is_v5 else ()))
 
-    def send_publish(self, topic: str, payload: bytes, qos: int) -> bool:
-        """Queue a PUBLISH; False when it cannot go (not connected, too large for the client, window full)."""
+    def send_publish(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> bool:
+        """Queue a PUBLISH; False when it cannot go (not connected, too large for the client, window full).
+        `retain` is set only on a retained message sent because of a new subscription [MQTT-3.3.1-8]."""
         if self.state is not SessionState.CONNECTED:
             return False
         packet_id = None
@@ -309,7 +310,7 @@ class BrokerSession:
             if len(self.inflight) >= self.max_inflight:
                 return False
             packet_id = self._allocate_packet_id()
-        packet = Publish(topic, payload, min(qos, 1), False, False, packet_id)
+        packet = Publish(topic, payload, min(qos, 1), retain, False, packet_id)
         data = encode(packet, self.protocol_level)
         if self.client_max_packet_size is not None and len(data) > self.client_max_packet_size:
             return False

@@ -1,0 +1,123 @@
+"""MQTT conformance against the running emulator with paho-mqtt 2.x in MQTT 3.1.1 and 5, clause by clause, where
+AWS IoT Core follows the specifications. The clients use a long-lived certificate (control API `POST /claims`)
+with an allow-all policy attached, so any client id and topic is allowed."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.properties import Properties as PahoProperties
+
+from tests.aws.conftest import AwsHandles
+
+pytestmark = pytest.mark.slow
+TIMEOUT = 15
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+VERSIONS = {"mqtt311": paho.MQTTv311, "mqtt5": paho.MQTTv5}
+
+
+@dataclass
+class Credentials:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@pytest.fixture
+async def open_cert(aws: AwsHandles, tmp_path: Path) -> Credentials:
+    base = f"{aws.control_url}/api/aws"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/claims", json={"commonName": "conformance"}) as response:
+            assert response.status == 201
+            claim = await response.json()
+        async with http.put(f"{base}/policies/allow-all", json={"policyDocument": ALLOW_ALL}) as response:
+            assert response.status == 201
+        async with http.post(f"{base}/certificates/{claim['certificateId']}/policies",
+                             json={"policyName": "allow-all"}) as response:
+            assert response.status == 204
+    (tmp_path / "open.pem").write_text(claim["certificatePem"])
+    (tmp_path / "open.key").write_text(claim["keyPair"]["PrivateKey"])
+    return Credentials(aws.pki / "ca.pem", tmp_path / "open.pem", tmp_path / "open.key")
+
+
+class Client:
+    """A paho client whose received messages, SUBACKs and CONNACK properties land in queues."""
+
+    def __init__(self, aws: AwsHandles, creds: Credentials, client_id: str, protocol: int,
+                 on_message: Callable[[Any], None] | None = None, **connect: Any) -> None:
+        self.inbox: queue.Queue[Any] = queue.Queue()
+        self.subacks: queue.Queue[Any] = queue.Queue()
+        self.disconnects: queue.Queue[Any] = queue.Queue()
+        connected: queue.Queue[Any] = queue.Queue()
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+        context = ssl.create_default_context(cafile=str(creds.ca))
+        context.load_cert_chain(creds.cert, creds.key)
+        client.tls_set_context(context)
+        client.on_message = lambda c, u, msg: (on_message or self.inbox.put)(msg)
+        client.on_connect = lambda c, u, flags, rc, props=None: connected.put((rc, props))
+        client.on_subscribe = lambda c, u, mid, codes, props=None: self.subacks.put(codes)
+        client.on_disconnect = lambda c, u, flags, rc, props=None: self.disconnects.put(rc)
+        self.client = client
+        client.connect("localhost", aws.port, **connect)
+        client.loop_start()
+        rc, self.connack_properties = connected.get(timeout=TIMEOUT)
+        assert not rc.is_failure
+
+    def subscribe(self, topic: str, qos: int = 1, properties: PahoProperties | None = None,
+                  **options: Any) -> list[Any]:
+        if options:
+            self.client.subscribe(topic, paho.SubscribeOptions(qos=qos, **options), properties=properties)
+        else:
+            self.client.subscribe(topic, qos, properties=properties)
+        return list(self.subacks.get(timeout=TIMEOUT))
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
+                properties: PahoProperties | None = None) -> None:
+        self.client.publish(topic, payload, qos, retain, properties).wait_for_publish(TIMEOUT)
+
+    def get(self, timeout: float = TIMEOUT) -> Any:
+        return self.inbox.get(timeout=timeout)
+
+    def nothing(self, wait: float = 0.5) -> bool:
+        try:
+            self.inbox.get(timeout=wait)
+            return False
+        except queue.Empty:
+            return True
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def run(body: Callable[..., Any], *args: Any) -> Any:
+    return asyncio.to_thread(body, *args)
+
+
+# [MQTT-3.3.1-8] / [MQTT-3.3.1-9]
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_retained_message_on_new_subscription_has_retain_flag(aws: AwsHandles, open_cert: Credentials,
+                                                                   version: str) -> None:
+    def body() -> tuple[bool, bool, bytes]:
+        old = Client(aws, open_cert, f"old-{version}", VERSIONS[version])
+        old.subscribe("conf/retained")
+        pub = Client(aws, open_cert, f"pub-{version}", VERSIONS[version])
+        pub.publish("conf/retained", b"kept", 1, retain=True)
+        live = old.get()
+        new = Client(aws, open_cert, f"new-{version}", VERSIONS[version])
+        new.subscribe("conf/+")
+        retained = new.get()
+        for c in (old, pub, new):
+            c.close()
+        return live.retain, retained.retain, retained.payload
+
+    assert await run(body) == (False, True, b"kept")
