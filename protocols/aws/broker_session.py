@@ -23,7 +23,7 @@ Invariants:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from protocols.errors import LocalProtocolError
 from protocols.machine import step
@@ -138,6 +138,16 @@ SessionEvent = (
     | ConnectTimedOut
 )
 
+# What the MQTT 5 CONNACK tells a client about this server (AWS IoT developer guide, "MQTT 5 supported features",
+# "MQTT 5 properties", and "AWS IoT Core message broker and protocol limits and quotas"): QoS 2 is not supported
+# ("AWS IoT differences from MQTT specifications"), so Maximum QoS = 1 [MQTT-3.2.2-9]; at most 8 topic aliases
+# per connection and 100 unacknowledged in-flight messages (the quotas); retained messages and wildcard
+# subscriptions are available; Subscription Identifiers are not (AWS IoT Core does not implement them).
+MAXIMUM_QOS = 1
+TOPIC_ALIAS_MAXIMUM = 8
+RECEIVE_MAXIMUM = 100
+SHARED_SUBSCRIPTION_AVAILABLE = 0  # not offered yet: a $share filter is refused with 0x9E
+
 MAX_KEEPALIVE = 1200
 IDLE_TIMEOUT_FOR_ZERO_KEEPALIVE = 30 * 60
 # MQTT (3.1.1 and 5, §3.1) asks a server to close a connection with no CONNECT "within a reasonable amount of
@@ -163,6 +173,8 @@ class BrokerSession:
         self._last_received = 0.0
         self._next_packet_id = 1
         self.inflight: dict[int, Publish] = {}
+        self.max_packet_size = max_packet_size
+        self._topic_aliases: dict[int, str] = {}
 
     # state machine
     def _move(self, event: Input) -> None:
@@ -230,12 +242,16 @@ class BrokerSession:
         self._move(Input.PACKET)
         if isinstance(packet, Publish):
             if packet.properties.topic_alias is not None:
-                raise MqttProtocolError(ReasonCode.TOPIC_ALIAS_INVALID, "topic aliases are not offered")
+                packet = self._resolve_topic_alias(packet)
             return PublishReceived(packet)
         if isinstance(packet, PubAck):
             self.inflight.pop(packet.packet_id, None)
             return PubAckReceived(packet.packet_id)
         if isinstance(packet, Subscribe):
+            if packet.properties.subscription_identifiers:
+                # the Server Subscription Identifiers Available = 0 answer (MQTT 5 §3.2.2.3.12, §3.8.2.1.2)
+                raise MqttProtocolError(ReasonCode.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
+                                        "subscription identifiers are not supported")
             return SubscribeReceived(packet)
         if isinstance(packet, Unsubscribe):
             return UnsubscribeReceived(packet)
@@ -248,6 +264,24 @@ class BrokerSession:
         raise MqttProtocolError(
             ReasonCode.PROTOCOL_ERROR, f"{type(packet).__name__} is not expected from a client"
         )
+
+    def _resolve_topic_alias(self, packet: Publish) -> Publish:
+        """A PUBLISH with a Topic Alias (MQTT 5 §3.3.2.3.4): a topic sets the alias, an empty topic uses it. The
+        alias is this connection's, so the message goes on with its topic and without the alias."""
+        alias = packet.properties.topic_alias
+        assert alias is not None
+        if alias > TOPIC_ALIAS_MAXIMUM:
+            raise MqttProtocolError(ReasonCode.TOPIC_ALIAS_INVALID,
+                                    f"topic alias {alias} above the maximum {TOPIC_ALIAS_MAXIMUM}")
+        topic = packet.topic
+        if topic:
+            self._topic_aliases[alias] = topic
+        else:
+            known = self._topic_aliases.get(alias)
+            if known is None:
+                raise MqttProtocolError(ReasonCode.PROTOCOL_ERROR, f"topic alias {alias} was never set")
+            topic = known
+        return replace(packet, topic=topic, properties=replace(packet.properties, topic_alias=None))
 
     def _violation(self, error: MqttProtocolError) -> ProtocolViolation:
         if error.unsupported_protocol_level is not None and self.state is SessionState.AWAIT_CONNECT:
@@ -265,8 +299,14 @@ class BrokerSession:
         properties = Properties()
         requested = self.requested_keepalive
         self.effective_keepalive = effective_keepalive(requested, self.keepalive_min)
-        if self.is_v5 and self.effective_keepalive != requested and requested != 0:
-            properties = Properties(server_keep_alive=self.effective_keepalive)
+        if self.is_v5:
+            properties = Properties(
+                server_keep_alive=self.effective_keepalive
+                if self.effective_keepalive != requested and requested != 0 else None,
+                maximum_qos=MAXIMUM_QOS, retain_available=1, receive_maximum=RECEIVE_MAXIMUM,
+                topic_alias_maximum=TOPIC_ALIAS_MAXIMUM, maximum_packet_size=self.max_packet_size,
+                wildcard_subscription_available=1, subscription_identifier_available=0,
+                shared_subscription_available=SHARED_SUBSCRIPTION_AVAILABLE)
         self._send(ConnAck(session_present, ReasonCode.SUCCESS, properties))
 
     def refuse_connect(self, reason: ReasonCode, v311_code: int | None = None) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 from protocols.aws.broker import Broker
 from protocols.faults import FaultPlan
 from protocols.mqtt.codec import PacketDecoder, encode
-from protocols.mqtt.packets import Connect, Packet, Publish, Subscribe, Subscription
+from protocols.mqtt.packets import ConnAck, Connect, Disconnect, Packet, Publish, ReasonCode, Subscribe, Subscription
+from protocols.mqtt.properties import Properties
 from tests.aws.test_broker_properties import CERTIFICATE, MemoryStore, Settings
 
 
@@ -75,3 +76,50 @@ def test_retained_message_sent_on_subscribe_has_retain_set() -> None:
         net.connect("new", level)
         [_suback, retained] = net.subscribe("new", Subscription("t/+", 1))
         assert isinstance(retained, Publish) and retained.retain is True and retained.payload == b"kept"
+
+
+# MQTT 5 §3.2.2.3: the CONNACK properties AWS IoT Core sends ("MQTT 5 properties"); Maximum QoS 1 [MQTT-3.2.2-9]
+def test_mqtt5_connack_says_what_the_broker_offers() -> None:
+    net = Net()
+    connack = net.connect("c5", 5)
+    assert isinstance(connack, ConnAck) and connack.reason_code == ReasonCode.SUCCESS
+    props = connack.properties
+    assert (props.maximum_qos, props.retain_available, props.wildcard_subscription_available) == (1, 1, 1)
+    assert (props.topic_alias_maximum, props.receive_maximum) == (8, 100)
+    assert props.subscription_identifier_available == 0
+    assert props.maximum_packet_size is not None and props.maximum_packet_size > 128 * 1024
+    assert props.server_keep_alive is None  # 60 s is within AWS's range
+    assert net.connect("c4", 4) == ConnAck(False, ReasonCode.SUCCESS)
+
+
+def test_topic_alias_0_and_above_the_maximum_get_0x94() -> None:
+    for alias in (0, 9):
+        net = Net()
+        net.connect("c", 5)
+        raw = bytearray(encode(Publish("t/a", b"x", 0, properties=Properties(topic_alias=1)), 5))
+        raw[-2] = alias  # the alias' low byte, just before the one-byte payload
+        net._apply(net.broker.receive_data(net.links["c"], bytes(raw), 0.0))
+        [disconnect] = net.take("c")
+        assert isinstance(disconnect, Disconnect) and disconnect.reason_code == ReasonCode.TOPIC_ALIAS_INVALID
+        assert "c" in net.closed
+
+
+def test_topic_alias_routes_under_its_topic() -> None:
+    net = Net()
+    net.connect("sub", 5)
+    net.subscribe("sub", Subscription("t/a", 0))
+    net.connect("pub", 5)
+    net.send("pub", Publish("t/a", b"1", 0, properties=Properties(topic_alias=3)))
+    net.send("pub", Publish("", b"2", 0, properties=Properties(topic_alias=3)))
+    received = net.publishes("sub")
+    assert [(p.topic, p.payload, p.properties.topic_alias) for p in received] == [("t/a", b"1", None),
+                                                                                  ("t/a", b"2", None)]
+
+
+# MQTT 5 §3.8.2.1.2: a Subscription Identifier when the server said Subscription Identifiers Available = 0
+def test_subscribe_with_a_subscription_identifier_gets_disconnect_0xa1() -> None:
+    net = Net()
+    net.connect("c", 5)
+    [disconnect] = net.subscribe("c", Subscription("t/a", 1), properties=Properties(subscription_identifiers=(7,)))
+    assert isinstance(disconnect, Disconnect)
+    assert disconnect.reason_code == ReasonCode.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED and "c" in net.closed

@@ -149,10 +149,21 @@ def test_unsupported_protocol_level_gets_connack_before_close() -> None:
     assert session.data_to_send() == b"\x20\x03\x00\x84\x00"  # CONNACK 0x84 Unsupported Protocol Version
 
 
-def test_topic_alias_is_refused() -> None:
+def test_topic_alias_above_the_maximum_is_refused() -> None:
     session = connected(5)
-    [event] = feed(session, encode(Publish("a", b"", 0, properties=Properties(topic_alias=1)), 5), 1.0)
+    [event] = feed(session, encode(Publish("a", b"", 0, properties=Properties(topic_alias=9)), 5), 1.0)
     assert isinstance(event, ProtocolViolation) and event.error.reason_code == ReasonCode.TOPIC_ALIAS_INVALID
+
+
+def test_topic_alias_set_then_used_and_never_forwarded() -> None:
+    session = connected(5)
+    [first] = feed(session, encode(Publish("a/b", b"1", 0, properties=Properties(topic_alias=8)), 5), 1.0)
+    [second] = feed(session, encode(Publish("", b"2", 0, properties=Properties(topic_alias=8)), 5), 1.0)
+    assert isinstance(first, PublishReceived) and isinstance(second, PublishReceived)
+    assert (first.packet.topic, second.packet.topic) == ("a/b", "a/b")
+    assert first.packet.properties.topic_alias is None and second.packet.properties.topic_alias is None
+    [unknown] = feed(session, encode(Publish("", b"3", 0, properties=Properties(topic_alias=2)), 5), 1.0)
+    assert isinstance(unknown, ProtocolViolation) and unknown.error.reason_code == ReasonCode.PROTOCOL_ERROR
 
 
 def test_usage_errors_are_local() -> None:

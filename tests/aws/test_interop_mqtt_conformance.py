@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties as PahoProperties
 
 from tests.aws.conftest import AwsHandles
@@ -121,3 +122,44 @@ async def test_retained_message_on_new_subscription_has_retain_flag(aws: AwsHand
         return live.retain, retained.retain, retained.payload
 
     assert await run(body) == (False, True, b"kept")
+
+
+def _props(packet_type: int, **values: Any) -> PahoProperties:
+    props = PahoProperties(packet_type)
+    for name, value in values.items():
+        setattr(props, name, value)
+    return props
+
+
+async def test_paho_mqtt5_connack_properties_and_topic_alias(aws: AwsHandles, open_cert: Credentials) -> None:
+    def body() -> tuple[dict[str, Any], list[tuple[str, bytes]], Any]:
+        sub = Client(aws, open_cert, "alias-sub", paho.MQTTv5)
+        sub.subscribe("conf/alias")
+        pub = Client(aws, open_cert, "alias-pub", paho.MQTTv5)
+        pub.publish("conf/alias", b"1", 1, properties=_props(PacketTypes.PUBLISH, TopicAlias=2))
+        pub.publish("", b"2", 1, properties=_props(PacketTypes.PUBLISH, TopicAlias=2))
+        got = [sub.get(), sub.get()]
+        pub.publish("", b"3", 0, properties=_props(PacketTypes.PUBLISH, TopicAlias=9))
+        reason = pub.disconnects.get(timeout=TIMEOUT)
+        sub.close()
+        pub.client.loop_stop()
+        return pub.connack_properties.json(), [(m.topic, m.payload) for m in got], reason
+
+    connack, received, reason = await run(body)
+    assert connack["MaximumQoS"] == 1 and connack["RetainAvailable"] == 1
+    assert connack["TopicAliasMaximum"] == 8 and connack["ReceiveMaximum"] == 100
+    assert connack["SubscriptionIdentifierAvailable"] == 0 and connack["WildcardSubscriptionAvailable"] == 1
+    assert received == [("conf/alias", b"1"), ("conf/alias", b"2")]
+    assert reason.value == 0x94
+
+
+async def test_paho_mqtt5_subscription_identifier_gets_disconnect_0xa1(aws: AwsHandles,
+                                                                       open_cert: Credentials) -> None:
+    def body() -> Any:
+        client = Client(aws, open_cert, "subid", paho.MQTTv5)
+        client.client.subscribe("conf/subid", 1, properties=_props(PacketTypes.SUBSCRIBE, SubscriptionIdentifier=5))
+        reason = client.disconnects.get(timeout=TIMEOUT)
+        client.client.loop_stop()
+        return reason
+
+    assert (await run(body)).value == 0xA1
