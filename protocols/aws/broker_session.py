@@ -13,7 +13,9 @@ Invariants:
   (`awaiting_decision` tells the driver to stop reading) and is served once the connection is accepted;
 - CONNECT is legal only as the first packet; a second CONNECT is a protocol error;
 - QoS 2 is never acknowledged (AWS answers neither PUBACK nor SUBACK for it) and never delivered;
-- at most `max_inflight` unacknowledged QoS 1 messages go out; packet ids are never reused while in flight;
+- at most `send_window` unacknowledged QoS 1 messages go out (our `max_inflight`, lowered to the client's MQTT 5
+  Receive Maximum [MQTT-3.3.4-9]); further ones wait in order and go out as PUBACKs come in, up to
+  `MAX_QUEUED`; packet ids are never reused while in flight;
 - a protocol violation closes the session, sending MQTT 5 DISCONNECT with the reason code first;
 - one deadline bounds an idle peer in every open state but CONNECTING: a complete CONNECT within `connect_timeout`
   of the transport opening (AWAIT_CONNECT), then 1.5 keep-alive periods between packets (CONNECTED). A CONNECT
@@ -23,6 +25,7 @@ Invariants:
 from __future__ import annotations
 
 import enum
+from collections import deque
 from dataclasses import dataclass, replace
 
 from protocols.errors import LocalProtocolError
@@ -148,6 +151,10 @@ TOPIC_ALIAS_MAXIMUM = 8
 RECEIVE_MAXIMUM = 100
 SHARED_SUBSCRIPTION_AVAILABLE = 0  # not offered yet: a $share filter is refused with 0x9E
 
+# QoS 1 messages waiting for the client's Receive Maximum window; beyond this a slow client loses messages rather
+# than the broker growing without bound (AWS documents no queue for connected clients).
+MAX_QUEUED = 1000
+
 MAX_KEEPALIVE = 1200
 IDLE_TIMEOUT_FOR_ZERO_KEEPALIVE = 30 * 60
 # MQTT (3.1.1 and 5, §3.1) asks a server to close a connection with no CONNECT "within a reasonable amount of
@@ -173,6 +180,8 @@ class BrokerSession:
         self._last_received = 0.0
         self._next_packet_id = 1
         self.inflight: dict[int, Publish] = {}
+        self.send_window = max_inflight
+        self.queued: deque[Publish] = deque()
         self.max_packet_size = max_packet_size
         self._topic_aliases: dict[int, str] = {}
 
@@ -232,6 +241,7 @@ class BrokerSession:
             self.protocol_level = packet.protocol_level
             self.client_id = packet.client_id
             self.client_max_packet_size = packet.properties.maximum_packet_size
+            self.send_window = min(self.max_inflight, packet.properties.receive_maximum or self.max_inflight)
             self.requested_keepalive = packet.keepalive
             self._move(Input.CONNECT)
             return ConnectReceived(packet)
@@ -245,7 +255,8 @@ class BrokerSession:
                 packet = self._resolve_topic_alias(packet)
             return PublishReceived(packet)
         if isinstance(packet, PubAck):
-            self.inflight.pop(packet.packet_id, None)
+            if self.inflight.pop(packet.packet_id, None) is not None and self.queued:
+                self._send_queued()
             return PubAckReceived(packet.packet_id)
         if isinstance(packet, Subscribe):
             if packet.properties.subscription_identifiers:
@@ -341,23 +352,42 @@ class BrokerSession:
         self._send(UnsubAck(packet_id, tuple(codes) if self.is_v5 else ()))
 
     def send_publish(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> bool:
-        """Queue a PUBLISH; False when it cannot go (not connected, too large for the client, window full).
-        `retain` is set only on a retained message sent because of a new subscription [MQTT-3.3.1-8]."""
+        """Queue a PUBLISH; False when it cannot go (not connected, too large for the client, queue full).
+        `retain` is set only on a retained message sent because of a new subscription [MQTT-3.3.1-8]. A QoS 1
+        message beyond the client's Receive Maximum waits for a PUBACK [MQTT-3.3.4-9]."""
         if self.state is not SessionState.CONNECTED:
             return False
-        packet_id = None
-        if qos >= 1:
-            if len(self.inflight) >= self.max_inflight:
-                return False
+        if qos < 1:
+            return self._write_publish(Publish(topic, payload, 0, retain))
+        if len(self.inflight) < self.send_window:
             packet_id = self._allocate_packet_id()
-        packet = Publish(topic, payload, min(qos, 1), retain, False, packet_id)
-        data = encode(packet, self.protocol_level)
-        if self.client_max_packet_size is not None and len(data) > self.client_max_packet_size:
-            return False
-        if packet_id is not None:
+            packet = Publish(topic, payload, 1, retain, False, packet_id)
+            if not self._write_publish(packet):
+                return False
             self.inflight[packet_id] = packet
+            return True
+        packet = Publish(topic, payload, 1, retain, False, 1)  # the id is chosen when it goes out
+        if len(self.queued) >= MAX_QUEUED or not self._fits(len(encode(packet, self.protocol_level))):
+            return False
+        self.queued.append(packet)
+        return True
+
+    def _fits(self, size: int) -> bool:
+        return self.client_max_packet_size is None or size <= self.client_max_packet_size
+
+    def _write_publish(self, packet: Publish) -> bool:
+        data = encode(packet, self.protocol_level)
+        if not self._fits(len(data)):
+            return False
         self._out += data
         return True
+
+    def _send_queued(self) -> None:
+        while self.queued and len(self.inflight) < self.send_window:
+            packet_id = self._allocate_packet_id()
+            packet = replace(self.queued.popleft(), packet_id=packet_id)
+            self._out += encode(packet, self.protocol_level)
+            self.inflight[packet_id] = packet
 
     def disconnect(self, reason: ReasonCode, message: str = "") -> None:
         """Server-initiated close: MQTT 5 gets a DISCONNECT with the reason, MQTT 3.1.1 just the close."""

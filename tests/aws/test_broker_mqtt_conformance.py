@@ -10,7 +10,17 @@ from typing import Any
 from protocols.aws.broker import Broker
 from protocols.faults import FaultPlan
 from protocols.mqtt.codec import PacketDecoder, encode
-from protocols.mqtt.packets import ConnAck, Connect, Disconnect, Packet, Publish, ReasonCode, Subscribe, Subscription
+from protocols.mqtt.packets import (
+    ConnAck,
+    Connect,
+    Disconnect,
+    Packet,
+    PubAck,
+    Publish,
+    ReasonCode,
+    Subscribe,
+    Subscription,
+)
 from protocols.mqtt.properties import Properties
 from tests.aws.test_broker_properties import CERTIFICATE, MemoryStore, Settings
 
@@ -123,3 +133,21 @@ def test_subscribe_with_a_subscription_identifier_gets_disconnect_0xa1() -> None
     [disconnect] = net.subscribe("c", Subscription("t/a", 1), properties=Properties(subscription_identifiers=(7,)))
     assert isinstance(disconnect, Disconnect)
     assert disconnect.reason_code == ReasonCode.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED and "c" in net.closed
+
+
+# [MQTT-3.3.4-9]: no more than the client's Receive Maximum unacknowledged QoS 1 PUBLISHes; the rest wait in order
+def test_client_receive_maximum_is_honoured() -> None:
+    net = Net()
+    net.connect("sub", 5, properties=Properties(receive_maximum=2))
+    net.subscribe("sub", Subscription("t/a", 1))
+    net.connect("pub", 4)
+    for n in range(1, 5):
+        net.send("pub", Publish("t/a", b"%d" % n, 1, packet_id=n))
+    first = net.publishes("sub")
+    assert [p.payload for p in first] == [b"1", b"2"]
+    net.send("sub", PubAck(first[0].packet_id or 0))
+    [third] = net.publishes("sub")
+    assert third.payload == b"3" and third.packet_id not in (first[1].packet_id, None)
+    net.send("sub", PubAck(first[1].packet_id or 0))
+    net.send("sub", PubAck(third.packet_id or 0))
+    assert [p.payload for p in net.publishes("sub")] == [b"4"]

@@ -174,17 +174,26 @@ def test_usage_errors_are_local() -> None:
         session.ack_publish(1)
 
 
-def test_outbound_qos1_window_and_packet_ids() -> None:
+def test_outbound_qos1_window_queues_and_packet_ids() -> None:
     session = connected()
-    session.max_inflight = 2
+    session.send_window = 2
     assert session.send_publish("t", b"1", 1) and session.send_publish("t", b"2", 1)
-    assert not session.send_publish("t", b"3", 1)
+    assert session.send_publish("t", b"3", 1)  # waits for a PUBACK
     assert session.send_publish("t", b"qos0 still goes", 0)
     sent = decode_all(session.data_to_send(), 4)
-    assert [p.packet_id for p in sent if isinstance(p, Publish)] == [1, 2, None]
+    assert [(p.packet_id, p.payload) for p in sent if isinstance(p, Publish)] == [(1, b"1"), (2, b"2"),
+                                                                                  (None, b"qos0 still goes")]
     feed(session, encode(PubAck(1), 4), 1.0)
-    assert session.send_publish("t", b"3", 1)
-    assert [p.packet_id for p in decode_all(session.data_to_send(), 4)] == [3]  # type: ignore[attr-defined]
+    [third] = decode_all(session.data_to_send(), 4)
+    assert isinstance(third, Publish) and (third.packet_id, third.payload) == (3, b"3")
+    feed(session, encode(PubAck(1), 4), 1.0)  # a PUBACK for no message in flight releases nothing
+    assert session.data_to_send() == b""
+
+
+def test_client_receive_maximum_lowers_the_window() -> None:
+    session = BrokerSession(max_packet_size=1000)
+    feed(session, encode(Connect("d", protocol_level=5, properties=Properties(receive_maximum=3)), 5), 0)
+    assert session.send_window == 3
 
 
 def test_qos_is_capped_at_one_and_client_max_packet_size_respected() -> None:

@@ -163,3 +163,23 @@ async def test_paho_mqtt5_subscription_identifier_gets_disconnect_0xa1(aws: AwsH
         return reason
 
     assert (await run(body)).value == 0xA1
+
+
+async def test_paho_mqtt5_receive_maximum_is_honoured(aws: AwsHandles, open_cert: Credentials) -> None:
+    def body() -> tuple[list[bytes], bool, bytes]:
+        sub = Client(aws, open_cert, "rm-sub", paho.MQTTv5,
+                     properties=_props(PacketTypes.CONNECT, ReceiveMaximum=2))
+        sub.client.manual_ack_set(True)
+        sub.subscribe("conf/window")
+        pub = Client(aws, open_cert, "rm-pub", paho.MQTTv311)
+        for n in range(3):
+            pub.publish("conf/window", b"%d" % n, 1)
+        first = [sub.get(), sub.get()]
+        held = sub.nothing(1.0)
+        sub.client.ack(first[0].mid, 1)
+        third = sub.get()
+        for c in (sub, pub):
+            c.close()
+        return [m.payload for m in first], held, third.payload
+
+    assert await run(body) == ([b"0", b"1"], True, b"2")
