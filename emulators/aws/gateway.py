@@ -90,7 +90,7 @@ class MqttConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.gateway.open_connections.pop(self, None)
         if self.link is not None:
-            self.gateway.apply(self.gateway.broker.connection_lost(self.link))
+            self.gateway.apply(self.gateway.broker.connection_lost(self.link, self.gateway.clock.monotonic()))
 
 
 class Gateway:

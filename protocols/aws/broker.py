@@ -18,7 +18,7 @@ completely (every event its bytes complete, in order) before returning; time com
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar
 
 from cryptography import x509
@@ -41,6 +41,7 @@ from protocols.aws.fleet_topics import FleetRequest
 from protocols.aws.policy import client_arn, topic_arn, topicfilter_arn
 from protocols.faults import FaultPlan
 from protocols.mqtt.packets import Connect, Publish, ReasonCode, Subscribe, Unsubscribe
+from protocols.mqtt.properties import Properties
 from protocols.mqtt.topics import TopicTree, topic_matches, validate_topic_filter
 
 MAX_FILTERS_PER_SUBSCRIBE = 8
@@ -146,7 +147,8 @@ class Broker(Generic[H]):
         self.authorizer = Authorizer(store, self._invalid_policy)
         self.by_client_id: dict[str, Connection[H]] = {}
         self.tree: TopicTree[Connection[H]] = TopicTree()
-        self.retained: dict[str, Publish] = {}
+        self.retained: dict[str, tuple[Publish, float]] = {}  # with the time it was received, for its expiry
+        self._now = 0.0
         self._touched: dict[Connection[H], None] = {}
         self._effects: Effects[H] = Effects()
 
@@ -172,6 +174,7 @@ class Broker(Generic[H]):
 
     def receive_data(self, conn: Connection[H], data: bytes, now: float) -> Effects[H]:
         """Bytes from the client: decide on every event they complete, one at a time."""
+        self._now = now
         session = conn.session
         session.receive_data(data, now)
         while (event := session.next_event(now)) is not None:
@@ -181,14 +184,17 @@ class Broker(Generic[H]):
 
     def check_timeout(self, conn: Connection[H], now: float) -> Effects[H]:
         """Close the connection if its peer has been idle past its deadline (CONNECT, then keep-alive)."""
+        self._now = now
         expired = conn.session.check_timeout(now)
         if expired is not None:
             self._handle(conn, expired)
             self._touched[conn] = None
         return self._finish()
 
-    def connection_lost(self, conn: Connection[H]) -> Effects[H]:
+    def connection_lost(self, conn: Connection[H], now: float | None = None) -> Effects[H]:
         """The transport closed, for whatever reason; publishes the will of a registered connection."""
+        if now is not None:
+            self._now = now
         clean = conn.session.closed
         conn.session.connection_lost()
         was_registered = conn.registered
@@ -328,7 +334,9 @@ class Broker(Generic[H]):
             self._touched[previous] = None
         conn.session.accept_connect(session_present=False)
         will = packet.will
-        conn.will = Publish(will.topic, will.payload, will.qos, will.retain) if will else None
+        # the will's properties are its message's (MQTT 5 §3.1.3.2, [MQTT-3.1.3-10] for User Properties)
+        conn.will = Publish(will.topic, will.payload, will.qos, will.retain, properties=will.properties) \
+            if will else None
         self.by_client_id[client_id] = conn
         conn.registered = True
         self._event("connack", client_id=client_id, reason="SUCCESS", keepalive=conn.session.effective_keepalive)
@@ -380,13 +388,16 @@ class Broker(Generic[H]):
             return
         self._event("publish", client_id=conn.client_id, topic=topic, qos=packet.qos, bytes=len(packet.payload))
         if packet.retain and not reserved:
-            if packet.payload:
-                self.retained[topic] = Publish(topic, packet.payload, packet.qos, True)
-            else:
-                self.retained.pop(topic, None)
-        self._route(topic, packet.payload, packet.qos)
+            self._retain(packet)
+        self._route(topic, packet.payload, packet.qos, packet.properties)
 
-    def _route(self, topic: str, payload: bytes, qos: int) -> None:
+    def _retain(self, packet: Publish) -> None:
+        if packet.payload:
+            self.retained[packet.topic] = (packet, self._now)
+        else:
+            self.retained.pop(packet.topic, None)
+
+    def _route(self, topic: str, payload: bytes, qos: int, properties: Properties) -> None:
         generation = self.store.generation
         for target in self.tree.match(topic):
             allowed = target.receive_cache.get(topic)
@@ -399,7 +410,7 @@ class Broker(Generic[H]):
             if not allowed:
                 continue
             granted = max((q for f, q in target.subscriptions.items() if topic_matches(f, topic)), default=0)
-            if target.session.send_publish(topic, payload, min(qos, granted)):
+            if target.session.send_publish(topic, payload, min(qos, granted), False, properties):
                 self._touched[target] = None
 
     def _on_subscribe(self, conn: Connection[H], packet: Subscribe) -> None:
@@ -434,10 +445,20 @@ class Broker(Generic[H]):
         return ReasonCode.GRANTED_QOS_1 if qos >= 1 else ReasonCode.GRANTED_QOS_0
 
     def _send_retained(self, conn: Connection[H], topic_filter: str, qos: int) -> None:
-        for topic, message in list(self.retained.items()):
+        for topic, (message, received) in list(self.retained.items()):
+            properties = message.properties
+            expiry = properties.message_expiry_interval
+            if expiry is not None:
+                # a retained message past its Message Expiry Interval is gone; one still alive is forwarded with
+                # the interval that remains (MQTT 5 §3.3.2.3.3, [MQTT-3.3.2-5], [MQTT-3.3.2-6])
+                left = expiry - int(self._now - received)
+                if left <= 0:
+                    del self.retained[topic]
+                    continue
+                properties = replace(properties, message_expiry_interval=left)
             if topic_matches(topic_filter, topic) and \
                     self._allowed(conn, "iot:Receive", self._arn(topic_arn, topic)):
-                conn.session.send_publish(topic, message.payload, min(qos, message.qos), retain=True)
+                conn.session.send_publish(topic, message.payload, min(qos, message.qos), True, properties)
 
     def _on_unsubscribe(self, conn: Connection[H], packet: Unsubscribe) -> None:
         codes = []
@@ -464,7 +485,9 @@ class Broker(Generic[H]):
                 conn, "iot:Publish", self._arn(topic_arn, will.topic)):
             return
         self._event("will", client_id=conn.client_id, topic=will.topic)
-        self._route(will.topic, will.payload, will.qos)
+        if will.retain:
+            self._retain(will)
+        self._route(will.topic, will.payload, will.qos, will.properties)
 
 
 def _refusal(params: Mapping[str, Any]) -> tuple[ReasonCode, int | None]:

@@ -49,7 +49,7 @@ from protocols.mqtt.packets import (
     Unsubscribe,
     connack_return_code_311,
 )
-from protocols.mqtt.properties import Properties
+from protocols.mqtt.properties import EMPTY_PROPERTIES, Properties
 
 
 class SessionState(enum.Enum):
@@ -351,22 +351,26 @@ class BrokerSession:
         self._require_connected()
         self._send(UnsubAck(packet_id, tuple(codes) if self.is_v5 else ()))
 
-    def send_publish(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> bool:
+    def send_publish(self, topic: str, payload: bytes, qos: int, retain: bool = False,
+                     properties: Properties = EMPTY_PROPERTIES) -> bool:
         """Queue a PUBLISH; False when it cannot go (not connected, too large for the client, queue full).
         `retain` is set only on a retained message sent because of a new subscription [MQTT-3.3.1-8]. A QoS 1
-        message beyond the client's Receive Maximum waits for a PUBACK [MQTT-3.3.4-9]."""
+        message beyond the client's Receive Maximum waits for a PUBACK [MQTT-3.3.4-9]. `properties` (the
+        publisher's, MQTT 5 §3.3.2.3) reach MQTT 5 clients only: an MQTT 3.1.1 PUBLISH has none."""
         if self.state is not SessionState.CONNECTED:
             return False
+        if not self.is_v5:
+            properties = EMPTY_PROPERTIES
         if qos < 1:
-            return self._write_publish(Publish(topic, payload, 0, retain))
+            return self._write_publish(Publish(topic, payload, 0, retain, properties=properties))
         if len(self.inflight) < self.send_window:
             packet_id = self._allocate_packet_id()
-            packet = Publish(topic, payload, 1, retain, False, packet_id)
+            packet = Publish(topic, payload, 1, retain, False, packet_id, properties)
             if not self._write_publish(packet):
                 return False
             self.inflight[packet_id] = packet
             return True
-        packet = Publish(topic, payload, 1, retain, False, 1)  # the id is chosen when it goes out
+        packet = Publish(topic, payload, 1, retain, False, 1, properties)  # the id is chosen when it goes out
         if len(self.queued) >= MAX_QUEUED or not self._fits(len(encode(packet, self.protocol_level))):
             return False
         self.queued.append(packet)

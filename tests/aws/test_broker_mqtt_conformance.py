@@ -20,6 +20,7 @@ from protocols.mqtt.packets import (
     ReasonCode,
     Subscribe,
     Subscription,
+    Will,
 )
 from protocols.mqtt.properties import Properties
 from tests.aws.test_broker_properties import CERTIFICATE, MemoryStore, Settings
@@ -151,3 +152,54 @@ def test_client_receive_maximum_is_honoured() -> None:
     net.send("sub", PubAck(first[1].packet_id or 0))
     net.send("sub", PubAck(third.packet_id or 0))
     assert [p.payload for p in net.publishes("sub")] == [b"4"]
+
+
+MESSAGE_PROPERTIES = Properties(payload_format_indicator=1, content_type="application/json", response_topic="t/reply",
+                                correlation_data=b"\x00id", user_properties=(("k", "v"), ("k", "v2")))
+
+
+# MQTT 5 §3.3.2.3: the publisher's properties reach MQTT 5 subscribers unchanged [MQTT-3.3.2-4/15/16/17/18/20];
+# AWS IoT Core delivers across versions ("MQTT", cross MQTT version communication): 3.1.1 gets the bare message
+def test_message_properties_pass_through_and_across_versions() -> None:
+    net = Net()
+    net.connect("sub5", 5)
+    net.subscribe("sub5", Subscription("t/#", 1))
+    net.connect("sub3", 4)
+    net.subscribe("sub3", Subscription("t/#", 1))
+    net.connect("pub5", 5)
+    net.connect("pub3", 4)
+    net.send("pub5", Publish("t/a", b"{}", 1, packet_id=1, properties=MESSAGE_PROPERTIES))
+    [to5] = net.publishes("sub5")
+    [to3] = net.publishes("sub3")
+    assert to5.properties == MESSAGE_PROPERTIES and to5.payload == b"{}"
+    assert to3.payload == b"{}" and not to3.properties
+    net.send("pub3", Publish("t/b", b"plain", 1, packet_id=1))
+    [from3] = net.publishes("sub5")
+    assert (from3.topic, from3.payload, from3.qos) == ("t/b", b"plain", 1) and not from3.properties
+
+
+def test_retained_message_keeps_its_properties_and_expires() -> None:
+    net = Net()
+    net.connect("pub", 5)
+    net.send("pub", Publish("t/kept", b"k", 0, True, properties=MESSAGE_PROPERTIES))
+    net.send("pub", Publish("t/brief", b"b", 0, True, properties=Properties(message_expiry_interval=10)))
+    net.now = 4.0
+    net.connect("early", 5)
+    retained = {p.topic: p for p in net.subscribe("early", Subscription("t/+", 0)) if isinstance(p, Publish)}
+    assert retained["t/kept"].properties == MESSAGE_PROPERTIES and retained["t/kept"].retain
+    assert retained["t/brief"].properties.message_expiry_interval == 6  # what remains [MQTT-3.3.2-6]
+    net.now = 10.0
+    net.connect("late", 5)
+    late = [p.topic for p in net.subscribe("late", Subscription("t/+", 0)) if isinstance(p, Publish)]
+    assert late == ["t/kept"]  # expired, never sent [MQTT-3.3.2-5]
+
+
+# MQTT 5 §3.1.3.2: the will's properties go with the will message; [MQTT-3.1.3-10] its User Properties too
+def test_will_message_carries_its_properties() -> None:
+    net = Net()
+    net.connect("sub", 5)
+    net.subscribe("sub", Subscription("t/will", 1))
+    net.connect("dies", 5, will=Will("t/will", b"gone", 1, properties=MESSAGE_PROPERTIES))
+    net.lose("dies")
+    [will] = net.publishes("sub")
+    assert (will.payload, will.properties) == (b"gone", MESSAGE_PROPERTIES)

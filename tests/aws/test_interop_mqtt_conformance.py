@@ -183,3 +183,36 @@ async def test_paho_mqtt5_receive_maximum_is_honoured(aws: AwsHandles, open_cert
         return [m.payload for m in first], held, third.payload
 
     assert await run(body) == ([b"0", b"1"], True, b"2")
+
+
+# MQTT 5 §3.3.2.3 pass-through, and AWS's cross-version delivery ("MQTT": an MQTT 3 publisher to an MQTT 5
+# subscriber and back)
+async def test_paho_properties_pass_through_and_cross_version(aws: AwsHandles, open_cert: Credentials) -> None:
+    def body() -> dict[str, Any]:
+        sub5 = Client(aws, open_cert, "x-sub5", paho.MQTTv5)
+        sub5.subscribe("conf/x/#")
+        sub3 = Client(aws, open_cert, "x-sub3", paho.MQTTv311)
+        sub3.subscribe("conf/x/#")
+        pub5 = Client(aws, open_cert, "x-pub5", paho.MQTTv5)
+        pub3 = Client(aws, open_cert, "x-pub3", paho.MQTTv311)
+        props = _props(PacketTypes.PUBLISH, PayloadFormatIndicator=1, ContentType="text/plain",
+                       ResponseTopic="conf/x/reply", CorrelationData=b"c1", UserProperty=[("k", "v")],
+                       MessageExpiryInterval=60)
+        pub5.publish("conf/x/five", b"from5", 1, properties=props)
+        five_to_five, five_to_three = sub5.get(), sub3.get()
+        pub3.publish("conf/x/three", b"from3", 1)
+        three_to_five, three_to_three = sub5.get(), sub3.get()
+        for c in (sub5, sub3, pub5, pub3):
+            c.close()
+        return {"5to5": (five_to_five.payload, five_to_five.properties.json()),
+                "5to3": five_to_three.payload, "3to5": (three_to_five.payload, three_to_five.topic),
+                "3to3": three_to_three.payload}
+
+    got = await run(body)
+    payload, props = got["5to5"]
+    assert payload == b"from5"
+    assert props["PayloadFormatIndicator"] == 1 and props["ContentType"] == "text/plain"
+    assert props["ResponseTopic"] == "conf/x/reply" and props["CorrelationData"] == b"c1".hex()
+    assert props["UserProperty"] == [("k", "v")] and props["MessageExpiryInterval"] == 60
+    assert got["5to3"] == b"from5"
+    assert got["3to5"] == (b"from3", "conf/x/three") and got["3to3"] == b"from3"
