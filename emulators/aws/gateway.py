@@ -151,7 +151,7 @@ class Gateway:
     def connections(self) -> list[dict[str, Any]]:
         return [{"clientId": c.client_id, "peer": c.peer, "protocolLevel": c.session.protocol_level,
                  "certificateId": c.principal.certificate_id if c.principal else None,
-                 "subscriptions": dict(c.subscriptions), "sni": c.sni, "alpn": c.alpn}
+                 "subscriptions": {f: s.qos for f, s in c.subscriptions.items()}, "sni": c.sni, "alpn": c.alpn}
                 for c in self.broker.connections()]
 
     async def close(self) -> None:

@@ -40,8 +40,8 @@ from protocols.aws.broker_session import (
 from protocols.aws.fleet_topics import FleetRequest
 from protocols.aws.policy import client_arn, topic_arn, topicfilter_arn
 from protocols.faults import FaultPlan
-from protocols.mqtt.packets import Connect, Publish, ReasonCode, Subscribe, Unsubscribe
-from protocols.mqtt.properties import Properties
+from protocols.mqtt.enums import RetainHandling
+from protocols.mqtt.packets import Connect, Publish, ReasonCode, Subscribe, Subscription, Unsubscribe
 from protocols.mqtt.topics import TopicTree, topic_matches, validate_topic_filter
 
 MAX_FILTERS_PER_SUBSCRIBE = 8
@@ -84,6 +84,21 @@ class BrokerSettings(Protocol):
     def require_sni(self) -> bool: ...
 
 
+class Subscribed(Generic[H]):
+    """One subscription of one connection: the topic tree holds these, so a message matching several filters of a
+    connection goes out once per filter, each copy at that subscription's granted QoS and with its options."""
+
+    __slots__ = ("connection", "no_local", "qos", "retain_as_published", "topic_filter")
+
+    def __init__(self, connection: Connection[H], topic_filter: str, qos: int, no_local: bool,
+                 retain_as_published: bool) -> None:
+        self.connection = connection
+        self.topic_filter = topic_filter
+        self.qos = qos
+        self.no_local = no_local
+        self.retain_as_published = retain_as_published
+
+
 class Connection(Generic[H]):
     """One client connection as the broker sees it; `handle` is the driver's object for it."""
 
@@ -99,7 +114,7 @@ class Connection(Generic[H]):
         self.listener = listener
         self.sni = sni
         self.alpn = alpn
-        self.subscriptions: dict[str, int] = {}
+        self.subscriptions: dict[str, Subscribed[H]] = {}
         self.will: Publish | None = None
         self.receive_cache: dict[str, bool] = {}
         self.registered = False
@@ -146,7 +161,7 @@ class Broker(Generic[H]):
         self.faults = faults
         self.authorizer = Authorizer(store, self._invalid_policy)
         self.by_client_id: dict[str, Connection[H]] = {}
-        self.tree: TopicTree[Connection[H]] = TopicTree()
+        self.tree: TopicTree[Subscribed[H]] = TopicTree()
         self.retained: dict[str, tuple[Publish, float]] = {}  # with the time it was received, for its expiry
         self._now = 0.0
         self._touched: dict[Connection[H], None] = {}
@@ -211,7 +226,7 @@ class Broker(Generic[H]):
         if conn.session.closed or self.by_client_id.get(conn.client_id) is not conn:
             self._event("response_lost", client_id=conn.client_id, topic=topic, reason="connection gone")
             return self._finish()
-        granted = [q for f, q in conn.subscriptions.items() if topic_matches(f, topic)]
+        granted = [s.qos for f, s in conn.subscriptions.items() if topic_matches(f, topic)]
         if not granted and not self.settings.deliver_unsubscribed:
             self._event("response_lost", client_id=conn.client_id, topic=topic, reason="not subscribed")
             return self._finish()
@@ -389,7 +404,7 @@ class Broker(Generic[H]):
         self._event("publish", client_id=conn.client_id, topic=topic, qos=packet.qos, bytes=len(packet.payload))
         if packet.retain and not reserved:
             self._retain(packet)
-        self._route(topic, packet.payload, packet.qos, packet.properties)
+        self._route(conn, packet)
 
     def _retain(self, packet: Publish) -> None:
         if packet.payload:
@@ -397,9 +412,17 @@ class Broker(Generic[H]):
         else:
             self.retained.pop(packet.topic, None)
 
-    def _route(self, topic: str, payload: bytes, qos: int, properties: Properties) -> None:
+    def _route(self, publisher: Connection[H], packet: Publish) -> None:
+        """Send `packet` to every matching subscription: one copy per matching filter at that filter's granted QoS
+        (MQTT 5 §3.3.4, [MQTT-3.3.4-2]; AWS IoT Core says a message may arrive more than once, "AWS IoT differences
+        from MQTT specifications"), skipping the publisher's own No Local subscriptions [MQTT-3.8.3-3] and keeping
+        RETAIN only for Retain As Published ones [MQTT-3.3.1-12]."""
+        topic, payload, qos, properties = packet.topic, packet.payload, packet.qos, packet.properties
         generation = self.store.generation
-        for target in self.tree.match(topic):
+        for subscribed in self.tree.match(topic):
+            target = subscribed.connection
+            if subscribed.no_local and target is publisher:
+                continue
             allowed = target.receive_cache.get(topic)
             principal = target.principal
             if allowed is None or principal is None or principal.generation != generation:
@@ -409,8 +432,8 @@ class Broker(Generic[H]):
                 target.receive_cache[topic] = allowed
             if not allowed:
                 continue
-            granted = max((q for f, q in target.subscriptions.items() if topic_matches(f, topic)), default=0)
-            if target.session.send_publish(topic, payload, min(qos, granted), False, properties):
+            retain = packet.retain and subscribed.retain_as_published
+            if target.session.send_publish(topic, payload, min(qos, subscribed.qos), retain, properties):
                 self._touched[target] = None
 
     def _on_subscribe(self, conn: Connection[H], packet: Subscribe) -> None:
@@ -419,18 +442,26 @@ class Broker(Generic[H]):
             self._event("subscribe_ignored", client_id=conn.client_id, filters=filters, reason="QoS 2")
             return
         codes: list[ReasonCode] = []
+        retained: list[tuple[str, int]] = []
         if len(filters) > MAX_FILTERS_PER_SUBSCRIBE:
             codes = [ReasonCode.QUOTA_EXCEEDED] * len(filters)
         else:
             for sub in packet.subscriptions:
-                codes.append(self._subscribe_one(conn, sub.topic_filter, sub.qos))
+                existed = sub.topic_filter in conn.subscriptions
+                code = self._subscribe_one(conn, sub)
+                codes.append(code)
+                # Retain Handling (MQTT 5 §3.8.3.1): 0 sends retained messages, 1 only for a new subscription, 2 never
+                handling = sub.retain_handling
+                if not code.is_error and (handling == RetainHandling.SEND_ON_SUBSCRIBE or
+                                          (handling == RetainHandling.SEND_IF_NEW_SUBSCRIPTION and not existed)):
+                    retained.append((sub.topic_filter, int(code)))
         conn.session.suback(packet.packet_id, codes)
         self._event("subscribe", client_id=conn.client_id, filters=filters, codes=[int(c) for c in codes])
-        for sub, code in zip(packet.subscriptions, codes, strict=True):
-            if not code.is_error:
-                self._send_retained(conn, sub.topic_filter, int(code))
+        for topic_filter, qos in retained:
+            self._send_retained(conn, topic_filter, qos)
 
-    def _subscribe_one(self, conn: Connection[H], topic_filter: str, qos: int) -> ReasonCode:
+    def _subscribe_one(self, conn: Connection[H], sub: Subscription) -> ReasonCode:
+        topic_filter, qos = sub.topic_filter, sub.qos
         if topic_filter.startswith("$share/"):
             return ReasonCode.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
         try:
@@ -439,9 +470,12 @@ class Broker(Generic[H]):
             return ReasonCode.TOPIC_FILTER_INVALID
         if not self._allowed(conn, "iot:Subscribe", self._arn(topicfilter_arn, topic_filter)):
             return ReasonCode.NOT_AUTHORIZED
-        if topic_filter not in conn.subscriptions:
-            self.tree.add(topic_filter, conn)
-        conn.subscriptions[topic_filter] = min(qos, 1)
+        previous = conn.subscriptions.get(topic_filter)
+        if previous is not None:  # a SUBSCRIBE for an existing filter replaces it [MQTT-3.8.4-3]
+            self.tree.remove(topic_filter, previous)
+        subscribed = Subscribed(conn, topic_filter, min(qos, 1), sub.no_local, sub.retain_as_published)
+        self.tree.add(topic_filter, subscribed)
+        conn.subscriptions[topic_filter] = subscribed
         return ReasonCode.GRANTED_QOS_1 if qos >= 1 else ReasonCode.GRANTED_QOS_0
 
     def _send_retained(self, conn: Connection[H], topic_filter: str, qos: int) -> None:
@@ -463,18 +497,19 @@ class Broker(Generic[H]):
     def _on_unsubscribe(self, conn: Connection[H], packet: Unsubscribe) -> None:
         codes = []
         for topic_filter in packet.topic_filters:
-            if conn.subscriptions.pop(topic_filter, None) is None:
+            subscribed = conn.subscriptions.pop(topic_filter, None)
+            if subscribed is None:
                 codes.append(ReasonCode.NO_SUBSCRIPTION_EXISTED)
             else:
-                self.tree.remove(topic_filter, conn)
+                self.tree.remove(topic_filter, subscribed)
                 codes.append(ReasonCode.SUCCESS)
         conn.session.unsuback(packet.packet_id, codes)
         self._event("unsubscribe", client_id=conn.client_id, filters=list(packet.topic_filters))
 
     # lifecycle
     def _forget(self, conn: Connection[H]) -> None:
-        for topic_filter in conn.subscriptions:
-            self.tree.remove(topic_filter, conn)
+        for topic_filter, subscribed in conn.subscriptions.items():
+            self.tree.remove(topic_filter, subscribed)
         conn.subscriptions.clear()
         if conn.registered and self.by_client_id.get(conn.client_id) is conn:
             del self.by_client_id[conn.client_id]
@@ -487,7 +522,7 @@ class Broker(Generic[H]):
         self._event("will", client_id=conn.client_id, topic=will.topic)
         if will.retain:
             self._retain(will)
-        self._route(will.topic, will.payload, will.qos, will.properties)
+        self._route(conn, will)
 
 
 def _refusal(params: Mapping[str, Any]) -> tuple[ReasonCode, int | None]:

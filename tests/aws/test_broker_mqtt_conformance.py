@@ -10,6 +10,7 @@ from typing import Any
 from protocols.aws.broker import Broker
 from protocols.faults import FaultPlan
 from protocols.mqtt.codec import PacketDecoder, encode
+from protocols.mqtt.enums import RetainHandling
 from protocols.mqtt.packets import (
     ConnAck,
     Connect,
@@ -20,6 +21,7 @@ from protocols.mqtt.packets import (
     ReasonCode,
     Subscribe,
     Subscription,
+    Unsubscribe,
     Will,
 )
 from protocols.mqtt.properties import Properties
@@ -203,3 +205,71 @@ def test_will_message_carries_its_properties() -> None:
     net.lose("dies")
     [will] = net.publishes("sub")
     assert (will.payload, will.properties) == (b"gone", MESSAGE_PROPERTIES)
+
+
+# Overlapping subscriptions: one copy per matching filter, each at its own subscription's QoS (MQTT 5 §3.3.4,
+# [MQTT-3.3.4-2], [MQTT-3.3.5-1]); AWS IoT Core documents that a message may be delivered more than once
+def test_overlapping_subscriptions_get_a_copy_each_at_their_own_qos() -> None:
+    for level in (4, 5):
+        net = Net()
+        net.connect("sub", level)
+        net.subscribe("sub", Subscription("t/#", 0), Subscription("t/a", 1))
+        net.connect("pub", level)
+        net.send("pub", Publish("t/a", b"x", 1, packet_id=1))
+        assert sorted(p.qos for p in net.publishes("sub")) == [0, 1]
+
+
+# MQTT 5 §3.8.3.1 subscription options [MQTT-3.8.3-3]
+def test_no_local_keeps_a_clients_own_messages_from_it() -> None:
+    net = Net()
+    net.connect("me", 5)
+    net.subscribe("me", Subscription("t/a", 1, no_local=True))
+    net.connect("other", 5)
+    net.subscribe("other", Subscription("t/a", 1))
+    net.send("me", Publish("t/a", b"mine", 1, packet_id=1))
+    assert [p for p in net.take("me") if isinstance(p, Publish)] == []
+    assert [p.payload for p in net.publishes("other")] == [b"mine"]
+
+
+def test_retain_as_published_keeps_the_retain_flag_on_forwarded_messages() -> None:
+    net = Net()
+    net.connect("rap", 5)
+    net.subscribe("rap", Subscription("t/a", 0, retain_as_published=True))
+    net.connect("plain", 5)
+    net.subscribe("plain", Subscription("t/a", 0))
+    net.connect("pub", 5)
+    net.send("pub", Publish("t/a", b"r", 0, True))
+    [kept] = net.publishes("rap")
+    [cleared] = net.publishes("plain")
+    assert (kept.retain, cleared.retain) == (True, False)
+
+
+def test_retain_handling_decides_when_retained_messages_are_sent() -> None:
+    net = Net()
+    net.connect("pub", 5)
+    net.send("pub", Publish("t/a", b"r", 0, True))
+    net.connect("sub", 5)
+
+    def retained_for(handling: RetainHandling, packet_id: int) -> list[bytes]:
+        answers = net.subscribe("sub", Subscription("t/a", 0, retain_handling=handling), packet_id=packet_id)
+        return [p.payload for p in answers if isinstance(p, Publish)]
+
+    assert retained_for(RetainHandling.DO_NOT_SEND, 1) == []
+    net.send("sub", Unsubscribe(2, ("t/a",)))
+    net.take("sub")
+    assert retained_for(RetainHandling.SEND_IF_NEW_SUBSCRIPTION, 3) == [b"r"]
+    assert retained_for(RetainHandling.SEND_IF_NEW_SUBSCRIPTION, 4) == []  # not new any more
+    assert retained_for(RetainHandling.SEND_ON_SUBSCRIBE, 5) == [b"r"]
+
+
+# AWS IoT Core: "does not send a PUBACK or SUBACK when QoS 2 is requested" ("AWS IoT differences from MQTT
+# specifications"); for a SUBSCRIBE mixing QoS 2 with QoS 0/1 filters AWS documents nothing more, so the whole
+# SUBSCRIBE goes unanswered and subscribes nothing
+def test_a_subscribe_with_one_qos2_filter_is_not_answered_and_subscribes_nothing() -> None:
+    for level in (4, 5):
+        net = Net()
+        net.connect("sub", level)
+        assert net.subscribe("sub", Subscription("t/a", 1), Subscription("t/b", 2)) == []
+        net.connect("pub", level)
+        net.send("pub", Publish("t/a", b"x", 0))
+        assert net.publishes("sub") == [] and "sub" not in net.closed

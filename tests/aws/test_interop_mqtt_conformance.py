@@ -76,7 +76,7 @@ class Client:
     def subscribe(self, topic: str, qos: int = 1, properties: PahoProperties | None = None,
                   **options: Any) -> list[Any]:
         if options:
-            self.client.subscribe(topic, paho.SubscribeOptions(qos=qos, **options), properties=properties)
+            self.client.subscribe(topic, options=paho.SubscribeOptions(qos=qos, **options), properties=properties)
         else:
             self.client.subscribe(topic, qos, properties=properties)
         return list(self.subacks.get(timeout=TIMEOUT))
@@ -216,3 +216,42 @@ async def test_paho_properties_pass_through_and_cross_version(aws: AwsHandles, o
     assert props["UserProperty"] == [("k", "v")] and props["MessageExpiryInterval"] == 60
     assert got["5to3"] == b"from5"
     assert got["3to5"] == (b"from3", "conf/x/three") and got["3to3"] == b"from3"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_paho_overlapping_subscriptions_each_at_their_qos(aws: AwsHandles, open_cert: Credentials,
+                                                               version: str) -> None:
+    def body() -> list[int]:
+        sub = Client(aws, open_cert, f"ov-sub-{version}", VERSIONS[version])
+        sub.subscribe("conf/ov/#", 0)
+        sub.subscribe("conf/ov/a", 1)
+        pub = Client(aws, open_cert, f"ov-pub-{version}", VERSIONS[version])
+        pub.publish("conf/ov/a", b"x", 1)
+        qos = sorted([sub.get().qos, sub.get().qos])
+        for c in (sub, pub):
+            c.close()
+        return qos
+
+    assert await run(body) == [0, 1]
+
+
+async def test_paho_mqtt5_subscription_options(aws: AwsHandles, open_cert: Credentials) -> None:
+    def body() -> tuple[bool, bool, bool, list[bytes]]:
+        me = Client(aws, open_cert, "opt-me", paho.MQTTv5)
+        me.subscribe("conf/opt/local", 1, noLocal=True)
+        me.subscribe("conf/opt/rap", 0, retainAsPublished=True)
+        me.publish("conf/opt/local", b"mine", 1)
+        no_local_held = me.nothing(0.5)
+        pub = Client(aws, open_cert, "opt-pub", paho.MQTTv5)
+        pub.publish("conf/opt/rap", b"r", 0, retain=True)
+        rap = me.get().retain
+        late = Client(aws, open_cert, "opt-late", paho.MQTTv5)
+        late.subscribe("conf/opt/rap", 0, retainHandling=2)
+        handling_2_held = late.nothing(0.5)
+        late.subscribe("conf/opt/+", 0, retainHandling=1)
+        got = [late.get().payload]
+        for c in (me, pub, late):
+            c.close()
+        return no_local_held, rap, handling_2_held, got
+
+    assert await run(body) == (True, True, True, [b"r"])
