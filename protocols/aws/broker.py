@@ -42,7 +42,7 @@ from protocols.aws.policy import client_arn, topic_arn, topicfilter_arn
 from protocols.faults import FaultPlan
 from protocols.mqtt.enums import RetainHandling
 from protocols.mqtt.packets import Connect, Publish, ReasonCode, Subscribe, Subscription, Unsubscribe
-from protocols.mqtt.topics import TopicTree, topic_matches, validate_topic_filter
+from protocols.mqtt.topics import SHARED_PREFIX, TopicTree, split_shared_filter, topic_matches, validate_topic_filter
 
 MAX_FILTERS_PER_SUBSCRIBE = 8
 MAX_TOPIC_SLASHES = 7
@@ -88,12 +88,14 @@ class Subscribed(Generic[H]):
     """One subscription of one connection: the topic tree holds these, so a message matching several filters of a
     connection goes out once per filter, each copy at that subscription's granted QoS and with its options."""
 
-    __slots__ = ("connection", "no_local", "qos", "retain_as_published", "topic_filter")
+    __slots__ = ("connection", "no_local", "qos", "retain_as_published", "share", "topic_filter")
 
     def __init__(self, connection: Connection[H], topic_filter: str, qos: int, no_local: bool,
                  retain_as_published: bool) -> None:
         self.connection = connection
         self.topic_filter = topic_filter
+        # a shared subscription's whole `$share/<group>/<filter>`: the members of one group share this key
+        self.share = topic_filter if topic_filter.startswith(SHARED_PREFIX) else None
         self.qos = qos
         self.no_local = no_local
         self.retain_as_published = retain_as_published
@@ -165,6 +167,7 @@ class Broker(Generic[H]):
         self.retained: dict[str, tuple[Publish, float]] = {}  # with the time it was received, for its expiry
         self._now = 0.0
         self._touched: dict[Connection[H], None] = {}
+        self._share_turns: dict[str, int] = {}
         self._effects: Effects[H] = Effects()
 
     # the driver's inputs
@@ -416,25 +419,45 @@ class Broker(Generic[H]):
         """Send `packet` to every matching subscription: one copy per matching filter at that filter's granted QoS
         (MQTT 5 §3.3.4, [MQTT-3.3.4-2]; AWS IoT Core says a message may arrive more than once, "AWS IoT differences
         from MQTT specifications"), skipping the publisher's own No Local subscriptions [MQTT-3.8.3-3] and keeping
-        RETAIN only for Retain As Published ones [MQTT-3.3.1-12]."""
-        topic, payload, qos, properties = packet.topic, packet.payload, packet.qos, packet.properties
-        generation = self.store.generation
-        for subscribed in self.tree.match(topic):
-            target = subscribed.connection
-            if subscribed.no_local and target is publisher:
-                continue
-            allowed = target.receive_cache.get(topic)
-            principal = target.principal
-            if allowed is None or principal is None or principal.generation != generation:
-                allowed = self._allowed(target, "iot:Receive", self._arn(topic_arn, topic))
-                if len(target.receive_cache) > RECEIVE_CACHE_LIMIT:
-                    target.receive_cache.clear()
-                target.receive_cache[topic] = allowed
-            if not allowed:
-                continue
-            retain = packet.retain and subscribed.retain_as_published
-            if target.session.send_publish(topic, payload, min(qos, subscribed.qos), retain, properties):
-                self._touched[target] = None
+        RETAIN only for Retain As Published ones [MQTT-3.3.1-12]. A shared subscription group gets one copy, for
+        one of its members ("MQTT 5 supported features", shared subscriptions; MQTT 5 §4.8.2)."""
+        shared: dict[str, list[Subscribed[H]]] | None = None
+        for subscribed in self.tree.match(packet.topic):
+            if subscribed.share is None:
+                self._deliver(publisher, subscribed, packet)
+            else:
+                if shared is None:
+                    shared = {}
+                shared.setdefault(subscribed.share, []).append(subscribed)
+        if shared is not None:
+            for share, members in shared.items():
+                # AWS picks a member at random; provemu takes turns, so tests can tell who gets what
+                turn = self._share_turns.get(share, 0)
+                self._share_turns[share] = turn + 1
+                for offset in range(len(members)):
+                    if self._deliver(publisher, members[(turn + offset) % len(members)], packet):
+                        break
+
+    def _deliver(self, publisher: Connection[H], subscribed: Subscribed[H], packet: Publish) -> bool:
+        """Send one copy to one subscription if iot:Receive allows it; False if it does not."""
+        target = subscribed.connection
+        if subscribed.no_local and target is publisher:
+            return False
+        topic = packet.topic
+        allowed = target.receive_cache.get(topic)
+        principal = target.principal
+        if allowed is None or principal is None or principal.generation != self.store.generation:
+            allowed = self._allowed(target, "iot:Receive", self._arn(topic_arn, topic))
+            if len(target.receive_cache) > RECEIVE_CACHE_LIMIT:
+                target.receive_cache.clear()
+            target.receive_cache[topic] = allowed
+        if not allowed:
+            return False
+        retain = packet.retain and subscribed.retain_as_published
+        if target.session.send_publish(topic, packet.payload, min(packet.qos, subscribed.qos), retain,
+                                       packet.properties):
+            self._touched[target] = None
+        return True
 
     def _on_subscribe(self, conn: Connection[H], packet: Subscribe) -> None:
         filters = [s.topic_filter for s in packet.subscriptions]
@@ -452,7 +475,9 @@ class Broker(Generic[H]):
                 codes.append(code)
                 # Retain Handling (MQTT 5 §3.8.3.1): 0 sends retained messages, 1 only for a new subscription, 2 never
                 handling = sub.retain_handling
-                if not code.is_error and (handling == RetainHandling.SEND_ON_SUBSCRIBE or
+                # a shared subscription gets no retained messages (MQTT 5 §4.8.2)
+                if not code.is_error and not sub.topic_filter.startswith(SHARED_PREFIX) and (
+                        handling == RetainHandling.SEND_ON_SUBSCRIBE or
                                           (handling == RetainHandling.SEND_IF_NEW_SUBSCRIPTION and not existed)):
                     retained.append((sub.topic_filter, int(code)))
         conn.session.suback(packet.packet_id, codes)
@@ -462,8 +487,6 @@ class Broker(Generic[H]):
 
     def _subscribe_one(self, conn: Connection[H], sub: Subscription) -> ReasonCode:
         topic_filter, qos = sub.topic_filter, sub.qos
-        if topic_filter.startswith("$share/"):
-            return ReasonCode.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
         try:
             validate_topic_filter(topic_filter)
         except ValueError:
@@ -472,9 +495,9 @@ class Broker(Generic[H]):
             return ReasonCode.NOT_AUTHORIZED
         previous = conn.subscriptions.get(topic_filter)
         if previous is not None:  # a SUBSCRIBE for an existing filter replaces it [MQTT-3.8.4-3]
-            self.tree.remove(topic_filter, previous)
+            self.tree.remove(split_shared_filter(topic_filter)[1], previous)
         subscribed = Subscribed(conn, topic_filter, min(qos, 1), sub.no_local, sub.retain_as_published)
-        self.tree.add(topic_filter, subscribed)
+        self.tree.add(split_shared_filter(topic_filter)[1], subscribed)
         conn.subscriptions[topic_filter] = subscribed
         return ReasonCode.GRANTED_QOS_1 if qos >= 1 else ReasonCode.GRANTED_QOS_0
 
@@ -501,7 +524,7 @@ class Broker(Generic[H]):
             if subscribed is None:
                 codes.append(ReasonCode.NO_SUBSCRIPTION_EXISTED)
             else:
-                self.tree.remove(topic_filter, subscribed)
+                self.tree.remove(split_shared_filter(topic_filter)[1], subscribed)
                 codes.append(ReasonCode.SUCCESS)
         conn.session.unsuback(packet.packet_id, codes)
         self._event("unsubscribe", client_id=conn.client_id, filters=list(packet.topic_filters))
@@ -509,7 +532,7 @@ class Broker(Generic[H]):
     # lifecycle
     def _forget(self, conn: Connection[H]) -> None:
         for topic_filter, subscribed in conn.subscriptions.items():
-            self.tree.remove(topic_filter, subscribed)
+            self.tree.remove(split_shared_filter(topic_filter)[1], subscribed)
         conn.subscriptions.clear()
         if conn.registered and self.by_client_id.get(conn.client_id) is conn:
             del self.by_client_id[conn.client_id]

@@ -145,11 +145,11 @@ SessionEvent = (
 # "MQTT 5 properties", and "AWS IoT Core message broker and protocol limits and quotas"): QoS 2 is not supported
 # ("AWS IoT differences from MQTT specifications"), so Maximum QoS = 1 [MQTT-3.2.2-9]; at most 8 topic aliases
 # per connection and 100 unacknowledged in-flight messages (the quotas); retained messages and wildcard
-# subscriptions are available; Subscription Identifiers are not (AWS IoT Core does not implement them).
+# and shared subscriptions are available; Subscription Identifiers are not (AWS IoT Core does not implement them).
 MAXIMUM_QOS = 1
 TOPIC_ALIAS_MAXIMUM = 8
 RECEIVE_MAXIMUM = 100
-SHARED_SUBSCRIPTION_AVAILABLE = 0  # not offered yet: a $share filter is refused with 0x9E
+SHARED_SUBSCRIPTION_AVAILABLE = 1
 
 # QoS 1 messages waiting for the client's Receive Maximum window; beyond this a slow client loses messages rather
 # than the broker growing without bound (AWS documents no queue for connected clients).

@@ -99,7 +99,7 @@ def test_mqtt5_connack_says_what_the_broker_offers() -> None:
     props = connack.properties
     assert (props.maximum_qos, props.retain_available, props.wildcard_subscription_available) == (1, 1, 1)
     assert (props.topic_alias_maximum, props.receive_maximum) == (8, 100)
-    assert props.subscription_identifier_available == 0
+    assert props.subscription_identifier_available == 0 and props.shared_subscription_available == 1
     assert props.maximum_packet_size is not None and props.maximum_packet_size > 128 * 1024
     assert props.server_keep_alive is None  # 60 s is within AWS's range
     assert net.connect("c4", 4) == ConnAck(False, ReasonCode.SUCCESS)
@@ -273,3 +273,28 @@ def test_a_subscribe_with_one_qos2_filter_is_not_answered_and_subscribes_nothing
         net.connect("pub", level)
         net.send("pub", Publish("t/a", b"x", 0))
         assert net.publishes("sub") == [] and "sub" not in net.closed
+
+
+# Shared subscriptions (MQTT 5 §4.8.2; AWS: "MQTT 5 supported features", for MQTT 3.1.1 clients too): each message
+# goes to one member of the group; ordinary subscribers still get every message; no retained messages on subscribe
+def test_shared_subscription_gives_each_message_to_one_member_across_versions() -> None:
+    net = Net()
+    net.connect("pub", 5)
+    net.send("pub", Publish("t/a", b"old", 0, True))
+    net.connect("m3", 4)
+    net.connect("m5", 5)
+    net.connect("all", 5)
+    for name in ("m3", "m5"):
+        [suback] = net.subscribe(name, Subscription("$share/g/t/+", 1))
+        assert not any(isinstance(p, Publish) for p in [suback])
+    net.subscribe("all", Subscription("t/a", 0), Subscription("$share/solo/t/a", 0))
+    net.take("all")
+    for n in range(4):
+        net.send("pub", Publish("t/a", b"%d" % n, 1, packet_id=n + 1))
+    got3, got5 = [p.payload for p in net.publishes("m3")], [p.payload for p in net.publishes("m5")]
+    assert sorted(got3 + got5) == [b"0", b"1", b"2", b"3"] and len(got3) == len(got5) == 2
+    assert sorted(p.payload for p in net.publishes("all")) == sorted([b"0", b"1", b"2", b"3"] * 2)
+    net.send("m3", Unsubscribe(9, ("$share/g/t/+",)))
+    net.take("m3")
+    net.send("pub", Publish("t/a", b"4", 0))
+    assert net.publishes("m3") == [] and [p.payload for p in net.publishes("m5")] == [b"4"]

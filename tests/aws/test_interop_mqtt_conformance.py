@@ -149,6 +149,7 @@ async def test_paho_mqtt5_connack_properties_and_topic_alias(aws: AwsHandles, op
     assert connack["MaximumQoS"] == 1 and connack["RetainAvailable"] == 1
     assert connack["TopicAliasMaximum"] == 8 and connack["ReceiveMaximum"] == 100
     assert connack["SubscriptionIdentifierAvailable"] == 0 and connack["WildcardSubscriptionAvailable"] == 1
+    assert connack["SharedSubscriptionAvailable"] == 1
     assert received == [("conf/alias", b"1"), ("conf/alias", b"2")]
     assert reason.value == 0x94
 
@@ -255,3 +256,25 @@ async def test_paho_mqtt5_subscription_options(aws: AwsHandles, open_cert: Crede
         return no_local_held, rap, handling_2_held, got
 
     assert await run(body) == (True, True, True, [b"r"])
+
+
+async def test_paho_shared_subscription_with_mqtt311_and_mqtt5_members(aws: AwsHandles,
+                                                                      open_cert: Credentials) -> None:
+    def body() -> tuple[list[Any], list[bytes], list[bytes]]:
+        m3 = Client(aws, open_cert, "sh-m3", paho.MQTTv311)
+        m5 = Client(aws, open_cert, "sh-m5", paho.MQTTv5)
+        codes = m3.subscribe("$share/workers/conf/jobs") + m5.subscribe("$share/workers/conf/jobs")
+        pub = Client(aws, open_cert, "sh-pub", paho.MQTTv5)
+        for n in range(4):
+            pub.publish("conf/jobs", b"%d" % n, 1)
+        got3 = [m3.get().payload, m3.get().payload]
+        got5 = [m5.get().payload, m5.get().payload]
+        held = m3.nothing(0.3) and m5.nothing(0.3)
+        for c in (m3, m5, pub):
+            c.close()
+        assert held
+        return codes, got3, got5
+
+    codes, got3, got5 = await run(body)
+    assert [int(getattr(c, "value", c)) for c in codes] == [1, 1]
+    assert sorted(got3 + got5) == [b"0", b"1", b"2", b"3"]
