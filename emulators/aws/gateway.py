@@ -132,6 +132,7 @@ class Gateway:
         """Close every connection whose peer has been idle past its deadline."""
         now = self.clock.monotonic()
         broker = self.broker
+        self.apply(broker.publish_due_wills(now))
         for conn in list(self.open_connections):
             if conn.link is not None:
                 self.apply(broker.check_timeout(conn.link, now))

@@ -105,7 +105,7 @@ class Connection(Generic[H]):
     """One client connection as the broker sees it; `handle` is the driver's object for it."""
 
     __slots__ = ("alpn", "handle", "listener", "peer", "principal", "receive_cache", "registered", "session",
-                 "sni", "subscriptions", "will")
+                 "session_expiry", "sni", "subscriptions", "will")
 
     def __init__(self, handle: H, session: BrokerSession, principal: Principal | None, peer: str,
                  listener: str, sni: str | None, alpn: str | None) -> None:
@@ -118,6 +118,7 @@ class Connection(Generic[H]):
         self.alpn = alpn
         self.subscriptions: dict[str, Subscribed[H]] = {}
         self.will: Publish | None = None
+        self.session_expiry = 0
         self.receive_cache: dict[str, bool] = {}
         self.registered = False
 
@@ -168,6 +169,7 @@ class Broker(Generic[H]):
         self._now = 0.0
         self._touched: dict[Connection[H], None] = {}
         self._share_turns: dict[str, int] = {}
+        self.pending_wills: dict[str, tuple[float, Connection[H], Publish]] = {}  # by client id, with when due
         self._effects: Effects[H] = Effects()
 
     # the driver's inputs
@@ -219,8 +221,24 @@ class Broker(Generic[H]):
         self._forget(conn)
         if was_registered:
             self._event("session_closed", transport=TRANSPORT, client_id=conn.client_id, clean=clean)
-            if conn.will is not None:
-                self._publish_will(conn, conn.will)
+            will = conn.will
+            if will is not None:
+                # the will waits for its Will Delay Interval, or until the session ends if that is sooner
+                # (MQTT 5 §3.1.3.2.2, [MQTT-3.1.3-9]; AWS: "MQTT 5 supported features", will delay)
+                delay = min(will.properties.will_delay_interval or 0, conn.session_expiry)
+                if delay > 0:
+                    self.pending_wills[conn.client_id] = (self._now + delay, conn, will)
+                else:
+                    self._publish_will(conn, will)
+        return self._finish()
+
+    def publish_due_wills(self, now: float) -> Effects[H]:
+        """Publish the delayed wills whose time has come."""
+        self._now = now
+        for client_id, (due, conn, will) in list(self.pending_wills.items()):
+            if due <= now:
+                del self.pending_wills[client_id]
+                self._publish_will(conn, will)
         return self._finish()
 
     def deliver_response(self, conn: Connection[H], topic: str, payload: bytes, request_qos: int) -> Effects[H]:
@@ -305,7 +323,8 @@ class Broker(Generic[H]):
         elif isinstance(event, UnsubscribeReceived):
             self._on_unsubscribe(conn, event.packet)
         elif isinstance(event, ClientDisconnected):
-            conn.will = None
+            if event.reason_code != ReasonCode.DISCONNECT_WITH_WILL_MESSAGE:  # MQTT 5 §3.14.2.1 [MQTT-3.14.4-3]
+                conn.will = None
             self._event("disconnect", client_id=conn.client_id, reason=event.reason_code.name)
         elif isinstance(event, ProtocolViolation):
             self._event("bad_request", transport=TRANSPORT, peer=conn.peer, client_id=conn.client_id,
@@ -350,11 +369,17 @@ class Broker(Generic[H]):
             self._forget(previous)
             previous.session.disconnect(ReasonCode.SESSION_TAKEN_OVER, "another connection took the client id")
             self._touched[previous] = None
+        pending = self.pending_wills.pop(client_id, None)
+        # a new connection to the session before the delay passed: no will [MQTT-3.1.3-9]; with Clean Start the
+        # old session ends now, and with it the wait
+        if pending is not None and packet.clean_start:
+            self._publish_will(pending[1], pending[2])
         conn.session.accept_connect(session_present=False)
+        conn.session_expiry = packet.properties.session_expiry_interval or 0
         will = packet.will
         # the will's properties are its message's (MQTT 5 §3.1.3.2, [MQTT-3.1.3-10] for User Properties)
         conn.will = Publish(will.topic, will.payload, will.qos, will.retain, properties=will.properties) \
-            if will else None
+            if will else None  # the Will Delay Interval is read here and dropped before the will is forwarded
         self.by_client_id[client_id] = conn
         conn.registered = True
         self._event("connack", client_id=client_id, reason="SUCCESS", keepalive=conn.session.effective_keepalive)
@@ -543,6 +568,8 @@ class Broker(Generic[H]):
                 conn, "iot:Publish", self._arn(topic_arn, will.topic)):
             return
         self._event("will", client_id=conn.client_id, topic=will.topic)
+        if will.properties.will_delay_interval is not None:
+            will = replace(will, properties=replace(will.properties, will_delay_interval=None))
         if will.retain:
             self._retain(will)
         self._route(conn, will)

@@ -54,7 +54,7 @@ class Net:
                                          certificate_id=f"cert-{name}")
         self.links[name], self.levels[name], self.decoders[name] = link, level, PacketDecoder(level)
         self._apply(effects)
-        self.send(name, Connect(name, True, 60, protocol_level=level, **fields))
+        self.send(name, Connect(name, fields.pop("clean_start", True), 60, protocol_level=level, **fields))
         return self.take(name)[0]
 
     def send(self, name: str, packet: Packet) -> None:
@@ -298,3 +298,43 @@ def test_shared_subscription_gives_each_message_to_one_member_across_versions() 
     net.take("m3")
     net.send("pub", Publish("t/a", b"4", 0))
     assert net.publishes("m3") == [] and [p.payload for p in net.publishes("m5")] == [b"4"]
+
+
+# Will Delay Interval (MQTT 5 §3.1.3.2.2; AWS: "MQTT 5 supported features"): the will waits for the delay or the end
+# of the session, whichever is sooner; a new connection to the session within the delay cancels it [MQTT-3.1.3-9]
+def test_will_delay() -> None:
+    def setup(delay: int, session_expiry: int) -> Net:
+        net = Net()
+        net.connect("sub", 5)
+        net.subscribe("sub", Subscription("t/will", 0))
+        net.connect("dev", 5, clean_start=False, properties=Properties(session_expiry_interval=session_expiry),
+                    will=Will("t/will", b"gone", 0, properties=Properties(will_delay_interval=delay)))
+        net.lose("dev")
+        return net
+
+    net = setup(5, 60)
+    assert net.publishes("sub") == []
+    net._apply(net.broker.publish_due_wills(4.9))
+    assert net.publishes("sub") == []
+    net._apply(net.broker.publish_due_wills(5.0))
+    [will] = net.publishes("sub")
+    assert will.payload == b"gone" and will.properties.will_delay_interval is None
+
+    net = setup(30, 0)  # the session ends with the connection: the will goes at once
+    assert [p.payload for p in net.publishes("sub")] == [b"gone"]
+
+    net = setup(5, 60)
+    net.connect("dev", 5, clean_start=False)
+    net._apply(net.broker.publish_due_wills(10.0))
+    assert net.publishes("sub") == []
+
+
+# MQTT 5 §3.14.2.1: DISCONNECT with reason 0x04 publishes the will [MQTT-3.14.4-3]
+def test_disconnect_with_will_message_publishes_the_will() -> None:
+    net = Net()
+    net.connect("sub", 5)
+    net.subscribe("sub", Subscription("t/will", 0))
+    net.connect("dev", 5, will=Will("t/will", b"bye", 0))
+    net.send("dev", Disconnect(ReasonCode.DISCONNECT_WITH_WILL_MESSAGE))
+    net.lose("dev")
+    assert [p.payload for p in net.publishes("sub")] == [b"bye"]

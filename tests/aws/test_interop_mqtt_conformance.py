@@ -278,3 +278,28 @@ async def test_paho_shared_subscription_with_mqtt311_and_mqtt5_members(aws: AwsH
     codes, got3, got5 = await run(body)
     assert [int(getattr(c, "value", c)) for c in codes] == [1, 1]
     assert sorted(got3 + got5) == [b"0", b"1", b"2", b"3"]
+
+
+async def test_paho_mqtt5_will_delay_and_disconnect_with_will(aws: AwsHandles, open_cert: Credentials) -> None:
+    def body() -> tuple[bytes, bool]:
+        sub = Client(aws, open_cert, "will-sub", paho.MQTTv5)
+        sub.subscribe("conf/will")
+        dev = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="will-dev", protocol=paho.MQTTv5)
+        dev.will_set("conf/will", b"late", 1, properties=_props(PacketTypes.WILLMESSAGE, WillDelayInterval=2))
+        context = ssl.create_default_context(cafile=str(open_cert.ca))
+        context.load_cert_chain(open_cert.cert, open_cert.key)
+        dev.tls_set_context(context)
+        dev.connect("localhost", aws.port, clean_start=False,
+                    properties=_props(PacketTypes.CONNECT, SessionExpiryInterval=60))
+        dev.loop_start()
+        sub.publish("conf/will", b"sync", 1)  # by the time this comes back, dev's CONNECT was handled
+        assert sub.get().payload == b"sync"
+        dev.disconnect(paho.ReasonCode(PacketTypes.DISCONNECT, identifier=0x04))
+        dev.loop_stop()
+        early = sub.nothing(1.0)
+        late = sub.get(TIMEOUT).payload
+        sub.close()
+        return late, early
+
+    late, early = await run(body)
+    assert early and late == b"late"
