@@ -4,15 +4,19 @@ The driver opens a `Connection` per transport connection and feeds it bytes with
 now)`; every call returns `Effects`: bytes to write per connection (and whether to close it after them),
 connections to abort without a word, fleet provisioning requests to serve, and events. The core decides who
 may connect (certificate status, iot:Connect, client-id rules, AWS's unauthorized answers), client-id
-takeover, publish (payload size, QoS 2, reserved topics, iot:Publish), subscribe/unsubscribe (limits,
-$share, iot:Subscribe), routing through the topic tree with iot:Receive (cached per connection until the
-registry changes), retained messages, wills, keep-alive expiry and the CONNECT deadline (AWS IoT developer
-guide, "MQTT" and "AWS IoT Core message broker and protocol limits and quotas"). Provisioning answers come back
+takeover, publish (payload size, QoS 2, reserved topics, iot:Publish), subscribe/unsubscribe (limits, options,
+shared subscriptions, iot:Subscribe), routing through the topic tree with iot:Receive (cached per connection
+until the registry changes) with the publisher's MQTT 5 properties, retained messages (and their expiry), wills
+(and their delay), keep-alive expiry and the CONNECT deadline (AWS IoT developer guide, "MQTT", "MQTT 5 supported
+features", "MQTT 5 properties" and "AWS IoT Core message broker and protocol limits and quotas"; docs/aws.md has
+the table of every MQTT feature). Provisioning answers come back
 through `deliver_response`, which sends them to the requesting connection only ("Device provisioning MQTT API").
 
 Invariants: a connection is in `by_client_id` exactly while it is registered (accepted and not taken over
-or closed); a connection's subscriptions and the topic tree agree; each public call handles one input
-completely (every event its bytes complete, in order) before returning; time comes in as `now`.
+or closed); a connection's subscriptions and the topic tree agree (one `Subscribed` per filter, a shared one filed
+under its inner filter); a client id has a pending delayed will only while no connection holds it; each public
+call handles one input completely (every event its bytes complete, in order) before returning; time comes in as
+`now`.
 """
 
 from __future__ import annotations
