@@ -21,7 +21,8 @@ EVENT_KINDS = catalogue({
     "subscribe": "a SUBSCRIBE was answered (data: client_id, filters, SUBACK codes)",
     "subscribe_ignored": "a SUBSCRIBE got no SUBACK, as AWS does with QoS 2",
     "unsubscribe": "an UNSUBSCRIBE was answered (data: client_id, filters)",
-    "will": "a connection's will message was published on its unexpected close (data: client_id, topic)",
+    "will": "a connection's will message was published: on its unexpected close or DISCONNECT 0x04, after its "
+            "Will Delay Interval if it has one (data: client_id, topic)",
     "policy_ignored": "a stored policy does not parse and is ignored in authorization (data: policy, error)",
     "response_lost": "a provisioning answer was not delivered (data: reason: connection gone, not subscribed, "
                      "iot:Receive denied)",

@@ -90,7 +90,7 @@ class MqttConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.gateway.open_connections.pop(self, None)
         if self.link is not None:
-            self.gateway.apply(self.gateway.broker.connection_lost(self.link))
+            self.gateway.apply(self.gateway.broker.connection_lost(self.link, self.gateway.clock.monotonic()))
 
 
 class Gateway:
@@ -132,6 +132,7 @@ class Gateway:
         """Close every connection whose peer has been idle past its deadline."""
         now = self.clock.monotonic()
         broker = self.broker
+        self.apply(broker.publish_due_wills(now))
         for conn in list(self.open_connections):
             if conn.link is not None:
                 self.apply(broker.check_timeout(conn.link, now))
@@ -151,7 +152,7 @@ class Gateway:
     def connections(self) -> list[dict[str, Any]]:
         return [{"clientId": c.client_id, "peer": c.peer, "protocolLevel": c.session.protocol_level,
                  "certificateId": c.principal.certificate_id if c.principal else None,
-                 "subscriptions": dict(c.subscriptions), "sni": c.sni, "alpn": c.alpn}
+                 "subscriptions": {f: s.qos for f, s in c.subscriptions.items()}, "sni": c.sni, "alpn": c.alpn}
                 for c in self.broker.connections()]
 
     async def close(self) -> None:

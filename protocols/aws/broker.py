@@ -4,21 +4,25 @@ The driver opens a `Connection` per transport connection and feeds it bytes with
 now)`; every call returns `Effects`: bytes to write per connection (and whether to close it after them),
 connections to abort without a word, fleet provisioning requests to serve, and events. The core decides who
 may connect (certificate status, iot:Connect, client-id rules, AWS's unauthorized answers), client-id
-takeover, publish (payload size, QoS 2, reserved topics, iot:Publish), subscribe/unsubscribe (limits,
-$share, iot:Subscribe), routing through the topic tree with iot:Receive (cached per connection until the
-registry changes), retained messages, wills, keep-alive expiry and the CONNECT deadline (AWS IoT developer
-guide, "MQTT" and "AWS IoT Core message broker and protocol limits and quotas"). Provisioning answers come back
+takeover, publish (payload size, QoS 2, reserved topics, iot:Publish), subscribe/unsubscribe (limits, options,
+shared subscriptions, iot:Subscribe), routing through the topic tree with iot:Receive (cached per connection
+until the registry changes) with the publisher's MQTT 5 properties, retained messages (and their expiry), wills
+(and their delay), keep-alive expiry and the CONNECT deadline (AWS IoT developer guide, "MQTT", "MQTT 5 supported
+features", "MQTT 5 properties" and "AWS IoT Core message broker and protocol limits and quotas"; docs/aws.md has
+the table of every MQTT feature). Provisioning answers come back
 through `deliver_response`, which sends them to the requesting connection only ("Device provisioning MQTT API").
 
 Invariants: a connection is in `by_client_id` exactly while it is registered (accepted and not taken over
-or closed); a connection's subscriptions and the topic tree agree; each public call handles one input
-completely (every event its bytes complete, in order) before returning; time comes in as `now`.
+or closed); a connection's subscriptions and the topic tree agree (one `Subscribed` per filter, a shared one filed
+under its inner filter); a client id has a pending delayed will only while no connection holds it; each public
+call handles one input completely (every event its bytes complete, in order) before returning; time comes in as
+`now`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar
 
 from cryptography import x509
@@ -40,8 +44,9 @@ from protocols.aws.broker_session import (
 from protocols.aws.fleet_topics import FleetRequest
 from protocols.aws.policy import client_arn, topic_arn, topicfilter_arn
 from protocols.faults import FaultPlan
-from protocols.mqtt.packets import Connect, Publish, ReasonCode, Subscribe, Unsubscribe
-from protocols.mqtt.topics import TopicTree, topic_matches, validate_topic_filter
+from protocols.mqtt.enums import RetainHandling
+from protocols.mqtt.packets import Connect, Publish, ReasonCode, Subscribe, Subscription, Unsubscribe
+from protocols.mqtt.topics import SHARED_PREFIX, TopicTree, split_shared_filter, topic_matches, validate_topic_filter
 
 MAX_FILTERS_PER_SUBSCRIBE = 8
 MAX_TOPIC_SLASHES = 7
@@ -83,11 +88,28 @@ class BrokerSettings(Protocol):
     def require_sni(self) -> bool: ...
 
 
+class Subscribed(Generic[H]):
+    """One subscription of one connection: the topic tree holds these, so a message matching several filters of a
+    connection goes out once per filter, each copy at that subscription's granted QoS and with its options."""
+
+    __slots__ = ("connection", "no_local", "qos", "retain_as_published", "share", "topic_filter")
+
+    def __init__(self, connection: Connection[H], topic_filter: str, qos: int, no_local: bool,
+                 retain_as_published: bool) -> None:
+        self.connection = connection
+        self.topic_filter = topic_filter
+        # a shared subscription's whole `$share/<group>/<filter>`: the members of one group share this key
+        self.share = topic_filter if topic_filter.startswith(SHARED_PREFIX) else None
+        self.qos = qos
+        self.no_local = no_local
+        self.retain_as_published = retain_as_published
+
+
 class Connection(Generic[H]):
     """One client connection as the broker sees it; `handle` is the driver's object for it."""
 
     __slots__ = ("alpn", "handle", "listener", "peer", "principal", "receive_cache", "registered", "session",
-                 "sni", "subscriptions", "will")
+                 "session_expiry", "sni", "subscriptions", "will")
 
     def __init__(self, handle: H, session: BrokerSession, principal: Principal | None, peer: str,
                  listener: str, sni: str | None, alpn: str | None) -> None:
@@ -98,8 +120,9 @@ class Connection(Generic[H]):
         self.listener = listener
         self.sni = sni
         self.alpn = alpn
-        self.subscriptions: dict[str, int] = {}
+        self.subscriptions: dict[str, Subscribed[H]] = {}
         self.will: Publish | None = None
+        self.session_expiry = 0
         self.receive_cache: dict[str, bool] = {}
         self.registered = False
 
@@ -145,9 +168,12 @@ class Broker(Generic[H]):
         self.faults = faults
         self.authorizer = Authorizer(store, self._invalid_policy)
         self.by_client_id: dict[str, Connection[H]] = {}
-        self.tree: TopicTree[Connection[H]] = TopicTree()
-        self.retained: dict[str, Publish] = {}
+        self.tree: TopicTree[Subscribed[H]] = TopicTree()
+        self.retained: dict[str, tuple[Publish, float]] = {}  # with the time it was received, for its expiry
+        self._now = 0.0
         self._touched: dict[Connection[H], None] = {}
+        self._share_turns: dict[str, int] = {}
+        self.pending_wills: dict[str, tuple[float, Connection[H], Publish]] = {}  # by client id, with when due
         self._effects: Effects[H] = Effects()
 
     # the driver's inputs
@@ -172,6 +198,7 @@ class Broker(Generic[H]):
 
     def receive_data(self, conn: Connection[H], data: bytes, now: float) -> Effects[H]:
         """Bytes from the client: decide on every event they complete, one at a time."""
+        self._now = now
         session = conn.session
         session.receive_data(data, now)
         while (event := session.next_event(now)) is not None:
@@ -181,22 +208,41 @@ class Broker(Generic[H]):
 
     def check_timeout(self, conn: Connection[H], now: float) -> Effects[H]:
         """Close the connection if its peer has been idle past its deadline (CONNECT, then keep-alive)."""
+        self._now = now
         expired = conn.session.check_timeout(now)
         if expired is not None:
             self._handle(conn, expired)
             self._touched[conn] = None
         return self._finish()
 
-    def connection_lost(self, conn: Connection[H]) -> Effects[H]:
+    def connection_lost(self, conn: Connection[H], now: float | None = None) -> Effects[H]:
         """The transport closed, for whatever reason; publishes the will of a registered connection."""
+        if now is not None:
+            self._now = now
         clean = conn.session.closed
         conn.session.connection_lost()
         was_registered = conn.registered
         self._forget(conn)
         if was_registered:
             self._event("session_closed", transport=TRANSPORT, client_id=conn.client_id, clean=clean)
-            if conn.will is not None:
-                self._publish_will(conn, conn.will)
+            will = conn.will
+            if will is not None:
+                # the will waits for its Will Delay Interval, or until the session ends if that is sooner
+                # (MQTT 5 §3.1.3.2.2, [MQTT-3.1.3-9]; AWS: "MQTT 5 supported features", will delay)
+                delay = min(will.properties.will_delay_interval or 0, conn.session_expiry)
+                if delay > 0:
+                    self.pending_wills[conn.client_id] = (self._now + delay, conn, will)
+                else:
+                    self._publish_will(conn, will)
+        return self._finish()
+
+    def publish_due_wills(self, now: float) -> Effects[H]:
+        """Publish the delayed wills whose time has come."""
+        self._now = now
+        for client_id, (due, conn, will) in list(self.pending_wills.items()):
+            if due <= now:
+                del self.pending_wills[client_id]
+                self._publish_will(conn, will)
         return self._finish()
 
     def deliver_response(self, conn: Connection[H], topic: str, payload: bytes, request_qos: int) -> Effects[H]:
@@ -205,7 +251,7 @@ class Broker(Generic[H]):
         if conn.session.closed or self.by_client_id.get(conn.client_id) is not conn:
             self._event("response_lost", client_id=conn.client_id, topic=topic, reason="connection gone")
             return self._finish()
-        granted = [q for f, q in conn.subscriptions.items() if topic_matches(f, topic)]
+        granted = [s.qos for f, s in conn.subscriptions.items() if topic_matches(f, topic)]
         if not granted and not self.settings.deliver_unsubscribed:
             self._event("response_lost", client_id=conn.client_id, topic=topic, reason="not subscribed")
             return self._finish()
@@ -281,7 +327,8 @@ class Broker(Generic[H]):
         elif isinstance(event, UnsubscribeReceived):
             self._on_unsubscribe(conn, event.packet)
         elif isinstance(event, ClientDisconnected):
-            conn.will = None
+            if event.reason_code != ReasonCode.DISCONNECT_WITH_WILL_MESSAGE:  # MQTT 5 §3.14.2.1 [MQTT-3.14.4-3]
+                conn.will = None
             self._event("disconnect", client_id=conn.client_id, reason=event.reason_code.name)
         elif isinstance(event, ProtocolViolation):
             self._event("bad_request", transport=TRANSPORT, peer=conn.peer, client_id=conn.client_id,
@@ -326,9 +373,17 @@ class Broker(Generic[H]):
             self._forget(previous)
             previous.session.disconnect(ReasonCode.SESSION_TAKEN_OVER, "another connection took the client id")
             self._touched[previous] = None
+        pending = self.pending_wills.pop(client_id, None)
+        # a new connection to the session before the delay passed: no will [MQTT-3.1.3-9]; with Clean Start the
+        # old session ends now, and with it the wait
+        if pending is not None and packet.clean_start:
+            self._publish_will(pending[1], pending[2])
         conn.session.accept_connect(session_present=False)
+        conn.session_expiry = packet.properties.session_expiry_interval or 0
         will = packet.will
-        conn.will = Publish(will.topic, will.payload, will.qos, will.retain) if will else None
+        # the will's properties are its message's (MQTT 5 §3.1.3.2, [MQTT-3.1.3-10] for User Properties)
+        conn.will = Publish(will.topic, will.payload, will.qos, will.retain, properties=will.properties) \
+            if will else None  # the Will Delay Interval is read here and dropped before the will is forwarded
         self.by_client_id[client_id] = conn
         conn.registered = True
         self._event("connack", client_id=client_id, reason="SUCCESS", keepalive=conn.session.effective_keepalive)
@@ -380,27 +435,58 @@ class Broker(Generic[H]):
             return
         self._event("publish", client_id=conn.client_id, topic=topic, qos=packet.qos, bytes=len(packet.payload))
         if packet.retain and not reserved:
-            if packet.payload:
-                self.retained[topic] = Publish(topic, packet.payload, packet.qos, True)
-            else:
-                self.retained.pop(topic, None)
-        self._route(topic, packet.payload, packet.qos)
+            self._retain(packet)
+        self._route(conn, packet)
 
-    def _route(self, topic: str, payload: bytes, qos: int) -> None:
-        generation = self.store.generation
-        for target in self.tree.match(topic):
-            allowed = target.receive_cache.get(topic)
-            principal = target.principal
-            if allowed is None or principal is None or principal.generation != generation:
-                allowed = self._allowed(target, "iot:Receive", self._arn(topic_arn, topic))
-                if len(target.receive_cache) > RECEIVE_CACHE_LIMIT:
-                    target.receive_cache.clear()
-                target.receive_cache[topic] = allowed
-            if not allowed:
-                continue
-            granted = max((q for f, q in target.subscriptions.items() if topic_matches(f, topic)), default=0)
-            if target.session.send_publish(topic, payload, min(qos, granted)):
-                self._touched[target] = None
+    def _retain(self, packet: Publish) -> None:
+        if packet.payload:
+            self.retained[packet.topic] = (packet, self._now)
+        else:
+            self.retained.pop(packet.topic, None)
+
+    def _route(self, publisher: Connection[H], packet: Publish) -> None:
+        """Send `packet` to every matching subscription: one copy per matching filter at that filter's granted QoS
+        (MQTT 5 §3.3.4, [MQTT-3.3.4-2]; AWS IoT Core says a message may arrive more than once, "AWS IoT differences
+        from MQTT specifications"), skipping the publisher's own No Local subscriptions [MQTT-3.8.3-3] and keeping
+        RETAIN only for Retain As Published ones [MQTT-3.3.1-12]. A shared subscription group gets one copy, for
+        one of its members ("MQTT 5 supported features", shared subscriptions; MQTT 5 §4.8.2)."""
+        shared: dict[str, list[Subscribed[H]]] | None = None
+        for subscribed in self.tree.match(packet.topic):
+            if subscribed.share is None:
+                self._deliver(publisher, subscribed, packet)
+            else:
+                if shared is None:
+                    shared = {}
+                shared.setdefault(subscribed.share, []).append(subscribed)
+        if shared is not None:
+            for share, members in shared.items():
+                # AWS picks a member at random; provemu takes turns, so tests can tell who gets what
+                turn = self._share_turns.get(share, 0)
+                self._share_turns[share] = turn + 1
+                for offset in range(len(members)):
+                    if self._deliver(publisher, members[(turn + offset) % len(members)], packet):
+                        break
+
+    def _deliver(self, publisher: Connection[H], subscribed: Subscribed[H], packet: Publish) -> bool:
+        """Send one copy to one subscription if iot:Receive allows it; False if it does not."""
+        target = subscribed.connection
+        if subscribed.no_local and target is publisher:
+            return False
+        topic = packet.topic
+        allowed = target.receive_cache.get(topic)
+        principal = target.principal
+        if allowed is None or principal is None or principal.generation != self.store.generation:
+            allowed = self._allowed(target, "iot:Receive", self._arn(topic_arn, topic))
+            if len(target.receive_cache) > RECEIVE_CACHE_LIMIT:
+                target.receive_cache.clear()
+            target.receive_cache[topic] = allowed
+        if not allowed:
+            return False
+        retain = packet.retain and subscribed.retain_as_published
+        if target.session.send_publish(topic, packet.payload, min(packet.qos, subscribed.qos), retain,
+                                       packet.properties):
+            self._touched[target] = None
+        return True
 
     def _on_subscribe(self, conn: Connection[H], packet: Subscribe) -> None:
         filters = [s.topic_filter for s in packet.subscriptions]
@@ -408,52 +494,74 @@ class Broker(Generic[H]):
             self._event("subscribe_ignored", client_id=conn.client_id, filters=filters, reason="QoS 2")
             return
         codes: list[ReasonCode] = []
+        retained: list[tuple[str, int]] = []
         if len(filters) > MAX_FILTERS_PER_SUBSCRIBE:
             codes = [ReasonCode.QUOTA_EXCEEDED] * len(filters)
         else:
             for sub in packet.subscriptions:
-                codes.append(self._subscribe_one(conn, sub.topic_filter, sub.qos))
+                existed = sub.topic_filter in conn.subscriptions
+                code = self._subscribe_one(conn, sub)
+                codes.append(code)
+                # Retain Handling (MQTT 5 §3.8.3.1): 0 sends retained messages, 1 only for a new subscription, 2 never
+                handling = sub.retain_handling
+                # a shared subscription gets no retained messages (MQTT 5 §4.8.2)
+                if not code.is_error and not sub.topic_filter.startswith(SHARED_PREFIX) and (
+                        handling == RetainHandling.SEND_ON_SUBSCRIBE or
+                                          (handling == RetainHandling.SEND_IF_NEW_SUBSCRIPTION and not existed)):
+                    retained.append((sub.topic_filter, int(code)))
         conn.session.suback(packet.packet_id, codes)
         self._event("subscribe", client_id=conn.client_id, filters=filters, codes=[int(c) for c in codes])
-        for sub, code in zip(packet.subscriptions, codes, strict=True):
-            if not code.is_error:
-                self._send_retained(conn, sub.topic_filter, int(code))
+        for topic_filter, qos in retained:
+            self._send_retained(conn, topic_filter, qos)
 
-    def _subscribe_one(self, conn: Connection[H], topic_filter: str, qos: int) -> ReasonCode:
-        if topic_filter.startswith("$share/"):
-            return ReasonCode.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
+    def _subscribe_one(self, conn: Connection[H], sub: Subscription) -> ReasonCode:
+        topic_filter, qos = sub.topic_filter, sub.qos
         try:
             validate_topic_filter(topic_filter)
         except ValueError:
             return ReasonCode.TOPIC_FILTER_INVALID
         if not self._allowed(conn, "iot:Subscribe", self._arn(topicfilter_arn, topic_filter)):
             return ReasonCode.NOT_AUTHORIZED
-        if topic_filter not in conn.subscriptions:
-            self.tree.add(topic_filter, conn)
-        conn.subscriptions[topic_filter] = min(qos, 1)
+        previous = conn.subscriptions.get(topic_filter)
+        if previous is not None:  # a SUBSCRIBE for an existing filter replaces it [MQTT-3.8.4-3]
+            self.tree.remove(split_shared_filter(topic_filter)[1], previous)
+        subscribed = Subscribed(conn, topic_filter, min(qos, 1), sub.no_local, sub.retain_as_published)
+        self.tree.add(split_shared_filter(topic_filter)[1], subscribed)
+        conn.subscriptions[topic_filter] = subscribed
         return ReasonCode.GRANTED_QOS_1 if qos >= 1 else ReasonCode.GRANTED_QOS_0
 
     def _send_retained(self, conn: Connection[H], topic_filter: str, qos: int) -> None:
-        for topic, message in list(self.retained.items()):
+        for topic, (message, received) in list(self.retained.items()):
+            properties = message.properties
+            expiry = properties.message_expiry_interval
+            if expiry is not None:
+                # a retained message past its Message Expiry Interval is gone; one still alive is forwarded with
+                # the interval that remains (MQTT 5 §3.3.2.3.3, [MQTT-3.3.2-5], [MQTT-3.3.2-6])
+                left = expiry - int(self._now - received)
+                if left <= 0:
+                    del self.retained[topic]
+                    continue
+                properties = replace(properties, message_expiry_interval=left)
             if topic_matches(topic_filter, topic) and \
                     self._allowed(conn, "iot:Receive", self._arn(topic_arn, topic)):
-                conn.session.send_publish(topic, message.payload, min(qos, message.qos))
+                conn.session.send_publish(topic, message.payload, min(qos, message.qos), True, properties)
 
     def _on_unsubscribe(self, conn: Connection[H], packet: Unsubscribe) -> None:
         codes = []
         for topic_filter in packet.topic_filters:
-            if conn.subscriptions.pop(topic_filter, None) is None:
+            subscribed = conn.subscriptions.pop(topic_filter, None)
+            if subscribed is None:
                 codes.append(ReasonCode.NO_SUBSCRIPTION_EXISTED)
             else:
-                self.tree.remove(topic_filter, conn)
+                self.tree.remove(split_shared_filter(topic_filter)[1], subscribed)
                 codes.append(ReasonCode.SUCCESS)
         conn.session.unsuback(packet.packet_id, codes)
         self._event("unsubscribe", client_id=conn.client_id, filters=list(packet.topic_filters))
 
     # lifecycle
     def _forget(self, conn: Connection[H]) -> None:
-        for topic_filter in conn.subscriptions:
-            self.tree.remove(topic_filter, conn)
+        for topic_filter, subscribed in conn.subscriptions.items():
+            self.tree.remove(split_shared_filter(topic_filter)[1], subscribed)
         conn.subscriptions.clear()
         if conn.registered and self.by_client_id.get(conn.client_id) is conn:
             del self.by_client_id[conn.client_id]
@@ -464,7 +572,11 @@ class Broker(Generic[H]):
                 conn, "iot:Publish", self._arn(topic_arn, will.topic)):
             return
         self._event("will", client_id=conn.client_id, topic=will.topic)
-        self._route(will.topic, will.payload, will.qos)
+        if will.properties.will_delay_interval is not None:
+            will = replace(will, properties=replace(will.properties, will_delay_interval=None))
+        if will.retain:
+            self._retain(will)
+        self._route(conn, will)
 
 
 def _refusal(params: Mapping[str, Any]) -> tuple[ReasonCode, int | None]:

@@ -13,7 +13,9 @@ Invariants:
   (`awaiting_decision` tells the driver to stop reading) and is served once the connection is accepted;
 - CONNECT is legal only as the first packet; a second CONNECT is a protocol error;
 - QoS 2 is never acknowledged (AWS answers neither PUBACK nor SUBACK for it) and never delivered;
-- at most `max_inflight` unacknowledged QoS 1 messages go out; packet ids are never reused while in flight;
+- at most `send_window` unacknowledged QoS 1 messages go out (our `max_inflight`, lowered to the client's MQTT 5
+  Receive Maximum [MQTT-3.3.4-9]); further ones wait in order and go out as PUBACKs come in, up to
+  `MAX_QUEUED`; packet ids are never reused while in flight;
 - a protocol violation closes the session, sending MQTT 5 DISCONNECT with the reason code first;
 - one deadline bounds an idle peer in every open state but CONNECTING: a complete CONNECT within `connect_timeout`
   of the transport opening (AWAIT_CONNECT), then 1.5 keep-alive periods between packets (CONNECTED). A CONNECT
@@ -23,7 +25,8 @@ Invariants:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 
 from protocols.errors import LocalProtocolError
 from protocols.machine import step
@@ -46,7 +49,7 @@ from protocols.mqtt.packets import (
     Unsubscribe,
     connack_return_code_311,
 )
-from protocols.mqtt.properties import Properties
+from protocols.mqtt.properties import EMPTY_PROPERTIES, Properties
 
 
 class SessionState(enum.Enum):
@@ -138,6 +141,20 @@ SessionEvent = (
     | ConnectTimedOut
 )
 
+# What the MQTT 5 CONNACK tells a client about this server (AWS IoT developer guide, "MQTT 5 supported features",
+# "MQTT 5 properties", and "AWS IoT Core message broker and protocol limits and quotas"): QoS 2 is not supported
+# ("AWS IoT differences from MQTT specifications"), so Maximum QoS = 1 [MQTT-3.2.2-9]; at most 8 topic aliases
+# per connection and 100 unacknowledged in-flight messages (the quotas); retained messages and wildcard
+# and shared subscriptions are available; Subscription Identifiers are not (AWS IoT Core does not implement them).
+MAXIMUM_QOS = 1
+TOPIC_ALIAS_MAXIMUM = 8
+RECEIVE_MAXIMUM = 100
+SHARED_SUBSCRIPTION_AVAILABLE = 1
+
+# QoS 1 messages waiting for the client's Receive Maximum window; beyond this a slow client loses messages rather
+# than the broker growing without bound (AWS documents no queue for connected clients).
+MAX_QUEUED = 1000
+
 MAX_KEEPALIVE = 1200
 IDLE_TIMEOUT_FOR_ZERO_KEEPALIVE = 30 * 60
 # MQTT (3.1.1 and 5, §3.1) asks a server to close a connection with no CONNECT "within a reasonable amount of
@@ -163,6 +180,10 @@ class BrokerSession:
         self._last_received = 0.0
         self._next_packet_id = 1
         self.inflight: dict[int, Publish] = {}
+        self.send_window = max_inflight
+        self.queued: deque[Publish] = deque()
+        self.max_packet_size = max_packet_size
+        self._topic_aliases: dict[int, str] = {}
 
     # state machine
     def _move(self, event: Input) -> None:
@@ -220,6 +241,7 @@ class BrokerSession:
             self.protocol_level = packet.protocol_level
             self.client_id = packet.client_id
             self.client_max_packet_size = packet.properties.maximum_packet_size
+            self.send_window = min(self.max_inflight, packet.properties.receive_maximum or self.max_inflight)
             self.requested_keepalive = packet.keepalive
             self._move(Input.CONNECT)
             return ConnectReceived(packet)
@@ -230,12 +252,17 @@ class BrokerSession:
         self._move(Input.PACKET)
         if isinstance(packet, Publish):
             if packet.properties.topic_alias is not None:
-                raise MqttProtocolError(ReasonCode.TOPIC_ALIAS_INVALID, "topic aliases are not offered")
+                packet = self._resolve_topic_alias(packet)
             return PublishReceived(packet)
         if isinstance(packet, PubAck):
-            self.inflight.pop(packet.packet_id, None)
+            if self.inflight.pop(packet.packet_id, None) is not None and self.queued:
+                self._send_queued()
             return PubAckReceived(packet.packet_id)
         if isinstance(packet, Subscribe):
+            if packet.properties.subscription_identifiers:
+                # the Server Subscription Identifiers Available = 0 answer (MQTT 5 §3.2.2.3.12, §3.8.2.1.2)
+                raise MqttProtocolError(ReasonCode.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
+                                        "subscription identifiers are not supported")
             return SubscribeReceived(packet)
         if isinstance(packet, Unsubscribe):
             return UnsubscribeReceived(packet)
@@ -248,6 +275,24 @@ class BrokerSession:
         raise MqttProtocolError(
             ReasonCode.PROTOCOL_ERROR, f"{type(packet).__name__} is not expected from a client"
         )
+
+    def _resolve_topic_alias(self, packet: Publish) -> Publish:
+        """A PUBLISH with a Topic Alias (MQTT 5 §3.3.2.3.4): a topic sets the alias, an empty topic uses it. The
+        alias is this connection's, so the message goes on with its topic and without the alias."""
+        alias = packet.properties.topic_alias
+        assert alias is not None
+        if alias > TOPIC_ALIAS_MAXIMUM:
+            raise MqttProtocolError(ReasonCode.TOPIC_ALIAS_INVALID,
+                                    f"topic alias {alias} above the maximum {TOPIC_ALIAS_MAXIMUM}")
+        topic = packet.topic
+        if topic:
+            self._topic_aliases[alias] = topic
+        else:
+            known = self._topic_aliases.get(alias)
+            if known is None:
+                raise MqttProtocolError(ReasonCode.PROTOCOL_ERROR, f"topic alias {alias} was never set")
+            topic = known
+        return replace(packet, topic=topic, properties=replace(packet.properties, topic_alias=None))
 
     def _violation(self, error: MqttProtocolError) -> ProtocolViolation:
         if error.unsupported_protocol_level is not None and self.state is SessionState.AWAIT_CONNECT:
@@ -265,8 +310,14 @@ class BrokerSession:
         properties = Properties()
         requested = self.requested_keepalive
         self.effective_keepalive = effective_keepalive(requested, self.keepalive_min)
-        if self.is_v5 and self.effective_keepalive != requested and requested != 0:
-            properties = Properties(server_keep_alive=self.effective_keepalive)
+        if self.is_v5:
+            properties = Properties(
+                server_keep_alive=self.effective_keepalive
+                if self.effective_keepalive != requested and requested != 0 else None,
+                maximum_qos=MAXIMUM_QOS, retain_available=1, receive_maximum=RECEIVE_MAXIMUM,
+                topic_alias_maximum=TOPIC_ALIAS_MAXIMUM, maximum_packet_size=self.max_packet_size,
+                wildcard_subscription_available=1, subscription_identifier_available=0,
+                shared_subscription_available=SHARED_SUBSCRIPTION_AVAILABLE)
         self._send(ConnAck(session_present, ReasonCode.SUCCESS, properties))
 
     def refuse_connect(self, reason: ReasonCode, v311_code: int | None = None) -> None:
@@ -300,23 +351,47 @@ class BrokerSession:
         self._require_connected()
         self._send(UnsubAck(packet_id, tuple(codes) if self.is_v5 else ()))
 
-    def send_publish(self, topic: str, payload: bytes, qos: int) -> bool:
-        """Queue a PUBLISH; False when it cannot go (not connected, too large for the client, window full)."""
+    def send_publish(self, topic: str, payload: bytes, qos: int, retain: bool = False,
+                     properties: Properties = EMPTY_PROPERTIES) -> bool:
+        """Queue a PUBLISH; False when it cannot go (not connected, too large for the client, queue full).
+        `retain` is set only on a retained message sent because of a new subscription [MQTT-3.3.1-8]. A QoS 1
+        message beyond the client's Receive Maximum waits for a PUBACK [MQTT-3.3.4-9]. `properties` (the
+        publisher's, MQTT 5 §3.3.2.3) reach MQTT 5 clients only: an MQTT 3.1.1 PUBLISH has none."""
         if self.state is not SessionState.CONNECTED:
             return False
-        packet_id = None
-        if qos >= 1:
-            if len(self.inflight) >= self.max_inflight:
-                return False
+        if not self.is_v5:
+            properties = EMPTY_PROPERTIES
+        if qos < 1:
+            return self._write_publish(Publish(topic, payload, 0, retain, properties=properties))
+        if len(self.inflight) < self.send_window:
             packet_id = self._allocate_packet_id()
-        packet = Publish(topic, payload, min(qos, 1), False, False, packet_id)
-        data = encode(packet, self.protocol_level)
-        if self.client_max_packet_size is not None and len(data) > self.client_max_packet_size:
-            return False
-        if packet_id is not None:
+            packet = Publish(topic, payload, 1, retain, False, packet_id, properties)
+            if not self._write_publish(packet):
+                return False
             self.inflight[packet_id] = packet
+            return True
+        packet = Publish(topic, payload, 1, retain, False, 1, properties)  # the id is chosen when it goes out
+        if len(self.queued) >= MAX_QUEUED or not self._fits(len(encode(packet, self.protocol_level))):
+            return False
+        self.queued.append(packet)
+        return True
+
+    def _fits(self, size: int) -> bool:
+        return self.client_max_packet_size is None or size <= self.client_max_packet_size
+
+    def _write_publish(self, packet: Publish) -> bool:
+        data = encode(packet, self.protocol_level)
+        if not self._fits(len(data)):
+            return False
         self._out += data
         return True
+
+    def _send_queued(self) -> None:
+        while self.queued and len(self.inflight) < self.send_window:
+            packet_id = self._allocate_packet_id()
+            packet = replace(self.queued.popleft(), packet_id=packet_id)
+            self._out += encode(packet, self.protocol_level)
+            self.inflight[packet_id] = packet
 
     def disconnect(self, reason: ReasonCode, message: str = "") -> None:
         """Server-initiated close: MQTT 5 gets a DISCONNECT with the reason, MQTT 3.1.1 just the close."""

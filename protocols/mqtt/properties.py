@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
-from .enums import PacketType
-from .errors import MqttUsageError
+from .enums import PacketType, ReasonCode
+from .errors import MqttProtocolError, MqttUsageError
 from .wire import (
     MAX_UINT16,
     MAX_UINT32,
@@ -275,6 +275,8 @@ def decode_properties(reader: Reader, context: int) -> Properties:
             raise malformed(f"property {spec.id.name} is not allowed in {_context_name(context)}")
         value = spec.read(sub)
         if spec.is_integer and not spec.minimum <= value <= spec.maximum:
+            if pid == PropertyId.TOPIC_ALIAS:  # alias 0: "Topic Alias invalid" [MQTT-3.3.2-8], MQTT 5 §3.3.2.3.4
+                raise MqttProtocolError(ReasonCode.TOPIC_ALIAS_INVALID, "topic alias 0")
             raise protocol_error(f"property {spec.id.name} value {value} outside {spec.minimum}..{spec.maximum}")
         attr = spec.attr
         if spec.repeatable_in:  # a tuple-valued attribute, even where it may occur only once

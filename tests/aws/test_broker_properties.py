@@ -22,6 +22,7 @@ from protocols.aws.broker import Broker, Effects
 from protocols.errors import ProtocolError
 from protocols.faults import FaultPlan
 from protocols.mqtt.codec import PacketDecoder, encode
+from protocols.mqtt.enums import RetainHandling
 from protocols.mqtt.packets import (
     Connect,
     Disconnect,
@@ -36,6 +37,7 @@ from protocols.mqtt.packets import (
     Unsubscribe,
     Will,
 )
+from protocols.mqtt.properties import Properties
 
 ALLOW_ALL = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}'
 CLIENTS = 3
@@ -138,12 +140,21 @@ def client_stream(draw: st.DrawFn, index: int) -> list[bytes]:
         kind = draw(st.sampled_from(["sub", "pub", "unsub", "ping"]))
         if kind == "sub":
             filters = draw(st.lists(st.sampled_from(FILTERS), min_size=1, max_size=3, unique=True))
-            packets.append(Subscribe(packet_id, tuple(Subscription(f, draw(st.sampled_from([0, 1])))
-                                                      for f in filters)))
+            packets.append(Subscribe(packet_id, tuple(
+                Subscription(f, draw(st.sampled_from([0, 1])),
+                             no_local=level == 5 and not f.startswith("$share/") and draw(st.booleans()),
+                             retain_as_published=level == 5 and draw(st.booleans()),
+                             retain_handling=RetainHandling(draw(st.sampled_from([0, 1, 2]))) if level == 5
+                             else RetainHandling.SEND_ON_SUBSCRIBE)
+                for f in filters)))
         elif kind == "pub":
             qos = draw(st.sampled_from([0, 1]))
+            properties = Properties(user_properties=(("k", "v"),), content_type="t",
+                                    message_expiry_interval=draw(st.none() | st.integers(1, 5))) \
+                if level == 5 and draw(st.booleans()) else Properties()
             packets.append(Publish(draw(st.sampled_from(TOPICS)), draw(st.binary(max_size=8)), qos,
-                                   draw(st.booleans()), packet_id=packet_id if qos else None))
+                                   draw(st.booleans()), packet_id=packet_id if qos else None,
+                                   properties=properties))
         elif kind == "unsub":
             packets.append(Unsubscribe(packet_id, (draw(st.sampled_from(FILTERS)),)))
         else:

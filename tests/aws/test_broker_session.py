@@ -149,10 +149,21 @@ def test_unsupported_protocol_level_gets_connack_before_close() -> None:
     assert session.data_to_send() == b"\x20\x03\x00\x84\x00"  # CONNACK 0x84 Unsupported Protocol Version
 
 
-def test_topic_alias_is_refused() -> None:
+def test_topic_alias_above_the_maximum_is_refused() -> None:
     session = connected(5)
-    [event] = feed(session, encode(Publish("a", b"", 0, properties=Properties(topic_alias=1)), 5), 1.0)
+    [event] = feed(session, encode(Publish("a", b"", 0, properties=Properties(topic_alias=9)), 5), 1.0)
     assert isinstance(event, ProtocolViolation) and event.error.reason_code == ReasonCode.TOPIC_ALIAS_INVALID
+
+
+def test_topic_alias_set_then_used_and_never_forwarded() -> None:
+    session = connected(5)
+    [first] = feed(session, encode(Publish("a/b", b"1", 0, properties=Properties(topic_alias=8)), 5), 1.0)
+    [second] = feed(session, encode(Publish("", b"2", 0, properties=Properties(topic_alias=8)), 5), 1.0)
+    assert isinstance(first, PublishReceived) and isinstance(second, PublishReceived)
+    assert (first.packet.topic, second.packet.topic) == ("a/b", "a/b")
+    assert first.packet.properties.topic_alias is None and second.packet.properties.topic_alias is None
+    [unknown] = feed(session, encode(Publish("", b"3", 0, properties=Properties(topic_alias=2)), 5), 1.0)
+    assert isinstance(unknown, ProtocolViolation) and unknown.error.reason_code == ReasonCode.PROTOCOL_ERROR
 
 
 def test_usage_errors_are_local() -> None:
@@ -163,17 +174,26 @@ def test_usage_errors_are_local() -> None:
         session.ack_publish(1)
 
 
-def test_outbound_qos1_window_and_packet_ids() -> None:
+def test_outbound_qos1_window_queues_and_packet_ids() -> None:
     session = connected()
-    session.max_inflight = 2
+    session.send_window = 2
     assert session.send_publish("t", b"1", 1) and session.send_publish("t", b"2", 1)
-    assert not session.send_publish("t", b"3", 1)
+    assert session.send_publish("t", b"3", 1)  # waits for a PUBACK
     assert session.send_publish("t", b"qos0 still goes", 0)
     sent = decode_all(session.data_to_send(), 4)
-    assert [p.packet_id for p in sent if isinstance(p, Publish)] == [1, 2, None]
+    assert [(p.packet_id, p.payload) for p in sent if isinstance(p, Publish)] == [(1, b"1"), (2, b"2"),
+                                                                                  (None, b"qos0 still goes")]
     feed(session, encode(PubAck(1), 4), 1.0)
-    assert session.send_publish("t", b"3", 1)
-    assert [p.packet_id for p in decode_all(session.data_to_send(), 4)] == [3]  # type: ignore[attr-defined]
+    [third] = decode_all(session.data_to_send(), 4)
+    assert isinstance(third, Publish) and (third.packet_id, third.payload) == (3, b"3")
+    feed(session, encode(PubAck(1), 4), 1.0)  # a PUBACK for no message in flight releases nothing
+    assert session.data_to_send() == b""
+
+
+def test_client_receive_maximum_lowers_the_window() -> None:
+    session = BrokerSession(max_packet_size=1000)
+    feed(session, encode(Connect("d", protocol_level=5, properties=Properties(receive_maximum=3)), 5), 0)
+    assert session.send_window == 3
 
 
 def test_qos_is_capped_at_one_and_client_max_packet_size_respected() -> None:

@@ -297,7 +297,7 @@ PROTOCOL = ReasonCode.PROTOCOL_ERROR
         (4, CONNECT4.hex(), PROTOCOL),  # second CONNECT
         (5, "3006000174052300", MALFORMED),  # property length runs past the packet
         (5, "300a00017406230001230001", PROTOCOL),  # Topic Alias twice
-        (5, "300700017403230000", PROTOCOL),  # Topic Alias 0
+        (5, "300700017403230000", ReasonCode.TOPIC_ALIAS_INVALID),  # Topic Alias 0 [MQTT-3.3.2-8]
         (5, "3006000174020102", PROTOCOL),  # Payload Format Indicator 2
         (5, "3005000174017f", MALFORMED),  # unknown property 0x7F
         (5, "3006000174028101", MALFORMED),  # non-minimal property identifier
