@@ -143,7 +143,7 @@ class Gateway:
             answer = await self.provisioning.serve(request)
             delivery = answer.delivery
             if delivery.delay:
-                await asyncio.sleep(delivery.delay)
+                await self.clock.sleep(delivery.delay)
             if delivery.drop:
                 self.apply(self.broker.drop(conn))
             elif delivery.answers:
