@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 STATE_DIR ?= .provemu
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint unit package-check bench fuzz proto events-doc clean image image-test
+.PHONY: system-deps venv run test lint unit package-check bench fuzz proto events-doc clean image image-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("provemu needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Debian packages the suite drives (tools/system-deps.d/*.txt); a no-op when all are installed.
+system-deps:
+	tools/install-system-deps.sh
+
 run: venv
 	$(VENV)/bin/provemu certs init --state-dir $(STATE_DIR)
 	$(VENV)/bin/provemu serve all --state-dir $(STATE_DIR)
@@ -27,7 +31,7 @@ lint: venv
 	$(VENV)/bin/mypy protocols emulators certs tools
 	$(VENV)/bin/lint-imports
 
-unit: venv
+unit: venv system-deps
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
 
 # Build the sdist and wheel, twine-check them, install the wheel into a fresh venv and serve from it.
@@ -36,7 +40,7 @@ package-check: venv
 
 test: lint unit package-check
 
-bench: venv
+bench: venv system-deps
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 fuzz: venv
